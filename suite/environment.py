@@ -1,0 +1,120 @@
+"""Facts about the host and the runtime, measured where they apply.
+
+`runtime_facts()` runs inside the worker (the runtime under test): interpreter build, JIT
+state, NumPy and its BLAS, thread counts, relevant environment variables. `host_facts()`
+describes the machine. Standard library (plus NumPy/threadpoolctl when present) only.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import sys
+import sysconfig
+
+ENV_VARS = ("PYTHON_JIT", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+            "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS",
+            "PYTHONHASHSEED")
+
+
+def jit_state() -> dict:
+    """Whether this interpreter has the JIT built in and switched on (PEP 744)."""
+    jit = getattr(sys, "_jit", None)
+    if jit is not None:  # 3.14+
+        return {"built": bool(jit.is_available()), "enabled": bool(jit.is_enabled()),
+                "method": "sys._jit.is_available()/is_enabled()"}
+    cflags = sysconfig.get_config_var("PY_CORE_CFLAGS") or ""
+    built = "-D_Py_JIT" in cflags
+    enabled = False
+    method = "-D_Py_JIT in PY_CORE_CFLAGS"
+    if built:
+        method += " + _testinternalcapi.get_optimizer()"
+        try:
+            import _testinternalcapi
+
+            enabled = _testinternalcapi.get_optimizer() is not None
+        except (ImportError, AttributeError) as exc:
+            return {"built": True, "enabled": None, "method": method,
+                    "error": f"cannot tell if the JIT is on: {exc}"}
+    return {"built": built, "enabled": enabled, "method": method}
+
+
+def blas_facts() -> dict:
+    """NumPy version, its BLAS, and the thread count the BLAS pool really has."""
+    try:
+        import numpy as np
+    except ImportError:
+        return {"numpy": None}
+    out: dict = {"numpy": np.__version__, "blas": None, "blas_threads": None}
+    try:
+        cfg = np.show_config(mode="dicts")
+        blas = cfg.get("Build Dependencies", {}).get("blas", {})
+        out["blas"] = {"name": blas.get("name"), "version": blas.get("version")}
+    except Exception:
+        pass
+    try:
+        from threadpoolctl import threadpool_info
+
+        pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+        if pools:
+            out["blas_threads"] = pools[0].get("num_threads")
+            out["blas"] = {"name": pools[0].get("internal_api"),
+                           "version": pools[0].get("version"),
+                           "threading_layer": pools[0].get("threading_layer"),
+                           "architecture": pools[0].get("architecture")}
+    except ImportError:
+        pass
+    return out
+
+
+def runtime_facts() -> dict:
+    """Everything about the interpreter the worker runs in."""
+    cfg = sysconfig.get_config_var
+    cflags = cfg("PY_CORE_CFLAGS") or ""
+    return {
+        "implementation": platform.python_implementation(),
+        "version": platform.python_version(),
+        "executable": sys.executable,
+        "compiler": platform.python_compiler(),
+        "machine": platform.machine(),
+        "configure_args": cfg("CONFIG_ARGS") or "",
+        "optimizations": {
+            "pgo": "-fprofile-use" in (cfg("PY_CFLAGS_NODIST") or "") + cflags
+                   or "--enable-optimizations" in (cfg("CONFIG_ARGS") or ""),
+            "lto": "--with-lto" in (cfg("CONFIG_ARGS") or ""),
+        },
+        "tier2": (m.group(1) if (m := re.search(r"-D_Py_TIER2=(\d+)", cflags)) else None),
+        "jit": jit_state(),
+        **blas_facts(),
+        "env": {k: os.environ[k] for k in ENV_VARS if k in os.environ},
+    }
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def host_facts() -> dict:
+    """The machine: CPU, architecture, cores, memory, OS and kernel."""
+    cpuinfo = _read("/proc/cpuinfo")
+    model = re.search(r"^(?:model name|Model)\s*:\s*(.+)$", cpuinfo, re.M)
+    flags = re.search(r"^(?:flags|Features)\s*:\s*(.+)$", cpuinfo, re.M)
+    simd = sorted({f for f in (flags.group(1).split() if flags else [])
+                   if re.fullmatch(r"avx512f|avx2|fma|neon|asimd|sve|sve2|avx512_bf16", f)})
+    mem = re.search(r"^MemTotal:\s*(\d+) kB", _read("/proc/meminfo"), re.M)
+    osr = re.search(r'^PRETTY_NAME="?([^"\n]+)', _read("/etc/os-release"), re.M)
+    return {
+        "hostname": platform.node(),
+        "cpu_model": model.group(1).strip() if model else platform.processor() or "unknown",
+        "arch": platform.machine(),
+        "cores": os.cpu_count() or 1,
+        "memory_bytes": int(mem.group(1)) * 1024 if mem else None,
+        "os": osr.group(1) if osr else platform.platform(),
+        "kernel": platform.release(),
+        "simd": simd,
+    }
