@@ -1,0 +1,71 @@
+# The front door. Every target sets up what it needs (the project's .venv, runtime venvs,
+# images); nothing is installed by hand. `make help` lists the targets.
+#
+#   make bench   [RUNTIMES="cpython-3.12 cpython-3.13"] [PROFILE=smoke|quick|full]
+#                [BACKEND=auto|native|container] [ARCH=amd64|arm64] [ENGINE=podman|docker]
+#   make test    the test suite (pytest + Hypothesis)
+
+PYTHON   ?= python3
+VENV     := .venv
+PY       := $(VENV)/bin/python
+PROFILE  ?= quick
+BACKEND  ?= auto
+RUNTIMES ?=
+ARCH     ?=
+ENGINE   ?=
+RESULTS  ?= results
+REPORT   ?= report
+PYTEST_ARGS ?=
+
+DEV_REQS := suite/requirements/dev.txt suite/requirements/worker.txt
+
+.PHONY: help bench test validate clean venv report lint base-images images reproduce
+
+help:
+	@echo "make bench     run the suite (RUNTIMES, PROFILE=$(PROFILE), BACKEND=$(BACKEND), ARCH, ENGINE)"
+	@echo "make test      run the tests"
+	@echo "make validate  validate every result document under $(RESULTS)/"
+	@echo "make report    render $(REPORT)/index.html and $(REPORT)/report.md from $(RESULTS)/"
+	@echo "make lint      ruff, hadolint, workflow schema and zizmor checks"
+	@echo "make base-images  bootstrap the Debian base images locally (no registry needed)"
+	@echo "make images    build the runtime images (RUNTIMES, ARCH)"
+	@echo "make reproduce FROM=<result file or URL>  rerun a published result and compare"
+	@echo "make clean     remove caches, venvs and work files (keeps $(RESULTS)/)"
+
+$(VENV)/.installed: $(DEV_REQS)
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "make needs Python >= 3.11 (PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r suite/requirements/dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+# BACKEND=auto: containers when ARCH is given or an engine (docker/podman) is found,
+# otherwise the native backend (local interpreters), and it says which.
+bench: venv
+	@backend="$(BACKEND)"; \
+	if [ "$$backend" = auto ]; then \
+	  if [ -n "$(ARCH)" ] || [ -n "$(ENGINE)" ] || $(PY) -m suite.backends.engine >/dev/null 2>&1; then \
+	    backend=container; else backend=native; \
+	    echo "make bench: no container engine found: using the native backend (local interpreters)"; fi; \
+	fi; \
+	$(PY) -m suite run --backend $$backend --profile $(PROFILE) --out $(RESULTS) \
+	  $(if $(RUNTIMES),--runtime "$(RUNTIMES)") $(if $(ARCH),--arch $(ARCH)) \
+	  $(if $(ENGINE),--engine $(ENGINE))
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+validate: venv
+	$(PY) -m suite validate $(RESULTS)
+
+report: venv
+	$(PY) -m suite report $(RESULTS) -o $(REPORT)
+
+lint: venv
+	$(PY) -m ruff check suite tests
+
+clean:
+	rm -rf .cache .pytest_cache .hypothesis .ruff_cache $(REPORT)
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+	rm -rf $(VENV)

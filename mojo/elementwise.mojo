@@ -1,0 +1,189 @@
+"""GELU (tanh approximation) and softmax cross-entropy: three flavors each.
+
+gelu(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+  naive: scalar loop calling tanh.
+  simd:  the same formula on SIMD vectors (std.math.tanh), one thread.
+  best:  the identity 0.5 (1 + tanh(z)) = 1 / (1 + exp(-2 z)) gives
+         gelu(x) = x / (1 + exp(-2 z)): one exp and one division per element, no
+         cancellation in 1 + tanh(z) for negative x; chunks split across workers.
+         Special values match the reference: gelu(+inf) = +inf, gelu(-inf) = nan,
+         nan -> nan.
+
+xent: loss[i] = log(sum_j exp(l[i,j] - m_i)) + m_i - l[i, label_i], m_i = max_j l[i,j].
+  naive: scalar two-pass loop per row.
+  simd:  SIMD max pass and SIMD exp-sum pass per row, one thread.
+  best:  the same with two independent accumulators per pass, rows split across
+         workers. A nan anywhere in a row reaches the sum through exp(nan - m) = nan, a
+         +inf gives inf - inf = nan, exactly as the NumPy reference does.
+Per-element work is independent of the split, so results are bitwise identical for any
+thread count.
+"""
+
+from std.sys import simd_width_of
+from std.math import exp, log, tanh, sqrt
+from std.utils.numerics import inf
+from max.algorithm import parallelize
+
+from common import Ptr, IPtr, split_range
+
+comptime SQRT_2_OVER_PI = 0.7978845608028654
+comptime GELU_C = 0.044715
+
+
+def gelu_naive[dt: DType](x: Ptr[dt], y: Ptr[dt], n: Int):
+    var c0 = Scalar[dt](SQRT_2_OVER_PI)
+    var c1 = Scalar[dt](GELU_C)
+    for i in range(n):
+        var v = x[unsafe_offset=i]
+        y[unsafe_offset=i] = Scalar[dt](0.5) * v * (1 + tanh(c0 * (v + c1 * v * v * v)))
+
+
+def gelu_simd[dt: DType](x: Ptr[dt], y: Ptr[dt], n: Int):
+    comptime W = simd_width_of[dt]()
+    var c0 = SIMD[dt, W](SQRT_2_OVER_PI)
+    var c1 = SIMD[dt, W](GELU_C)
+    var i = 0
+    while i + W <= n:
+        var v = x.unsafe_load[width=W](i)
+        y.unsafe_store(i, 0.5 * v * (1 + tanh(c0 * (v + c1 * v * v * v))))
+        i += W
+    var s0 = Scalar[dt](SQRT_2_OVER_PI)
+    var s1 = Scalar[dt](GELU_C)
+    while i < n:
+        var v = x[unsafe_offset=i]
+        y[unsafe_offset=i] = Scalar[dt](0.5) * v * (1 + tanh(s0 * (v + s1 * v * v * v)))
+        i += 1
+
+
+@always_inline
+def gelu_fast[dt: DType, W: Int](v: SIMD[dt, W]) -> SIMD[dt, W]:
+    # -2 z = v * (k0 + k1 v^2)
+    comptime k0 = -2.0 * SQRT_2_OVER_PI
+    comptime k1 = -2.0 * SQRT_2_OVER_PI * GELU_C
+    var u = v * (SIMD[dt, W](k0) + SIMD[dt, W](k1) * (v * v))
+    return v / (1 + exp(u))
+
+
+def gelu_range[dt: DType](x: Ptr[dt], y: Ptr[dt], lo: Int, hi: Int):
+    comptime W = simd_width_of[dt]()
+    var i = lo
+    while i + 4 * W <= hi:
+        comptime for u in range(4):
+            y.unsafe_store(i + u * W, gelu_fast[dt, W](x.unsafe_load[width=W](i + u * W)))
+        i += 4 * W
+    while i + W <= hi:
+        y.unsafe_store(i, gelu_fast[dt, W](x.unsafe_load[width=W](i)))
+        i += W
+    while i < hi:
+        y[unsafe_offset=i] = gelu_fast[dt, 1](x[unsafe_offset=i])
+        i += 1
+
+
+def gelu_best[dt: DType](x: Ptr[dt], y: Ptr[dt], n: Int, threads: Int):
+    comptime MIN_CHUNK = 32768
+    var nt = max(1, min(threads, n // MIN_CHUNK))
+    if nt == 1:
+        gelu_range[dt](x, y, 0, n)
+        return
+
+    def work(t: Int) {x, y, n, nt}:
+        var r = split_range(n, nt, t, 64)
+        gelu_range[dt](x, y, r[0], r[1])
+
+    parallelize(work, nt, nt)
+
+
+# ---------------------------------------------------------------------------- xent
+
+
+def xent_naive[dt: DType](lg: Ptr[dt], lab: IPtr, out: Ptr[dt], B: Int, C: Int):
+    for i in range(B):
+        var row = lg.unsafe_offset(i * C)
+        var m = row[unsafe_offset=0]
+        for j in range(1, C):
+            var v = row[unsafe_offset=j]
+            if v > m or v != v:
+                m = v
+        var s: Scalar[dt] = 0
+        for j in range(C):
+            s += exp(row[unsafe_offset=j] - m)
+        out[unsafe_offset=i] = log(s) + m - row[unsafe_offset=Int(lab[unsafe_offset=i])]
+
+
+def xent_simd[dt: DType](lg: Ptr[dt], lab: IPtr, out: Ptr[dt], B: Int, C: Int):
+    comptime W = simd_width_of[dt]()
+    for i in range(B):
+        var row = lg.unsafe_offset(i * C)
+        var mv = SIMD[dt, W](-inf[dt]())
+        var j = 0
+        while j + W <= C:
+            mv = max(mv, row.unsafe_load[width=W](j))
+            j += W
+        var m = mv.reduce_max()
+        while j < C:
+            m = max(m, row[unsafe_offset=j])
+            j += 1
+        var sv = SIMD[dt, W](0)
+        j = 0
+        while j + W <= C:
+            sv += exp(row.unsafe_load[width=W](j) - m)
+            j += W
+        var s = sv.reduce_add()
+        while j < C:
+            s += exp(row[unsafe_offset=j] - m)
+            j += 1
+        out[unsafe_offset=i] = log(s) + m - row[unsafe_offset=Int(lab[unsafe_offset=i])]
+
+
+@always_inline
+def xent_row[dt: DType](row: Ptr[dt], C: Int, label: Int) -> Scalar[dt]:
+    comptime W = simd_width_of[dt]()
+    var m0 = SIMD[dt, W](-inf[dt]())
+    var m1 = SIMD[dt, W](-inf[dt]())
+    var j = 0
+    while j + 2 * W <= C:
+        m0 = max(m0, row.unsafe_load[width=W](j))
+        m1 = max(m1, row.unsafe_load[width=W](j + W))
+        j += 2 * W
+    while j + W <= C:
+        m0 = max(m0, row.unsafe_load[width=W](j))
+        j += W
+    var m = max(m0, m1).reduce_max()
+    while j < C:
+        m = max(m, row[unsafe_offset=j])
+        j += 1
+    var mv = SIMD[dt, W](m)
+    var s0 = SIMD[dt, W](0)
+    var s1 = SIMD[dt, W](0)
+    j = 0
+    while j + 2 * W <= C:
+        s0 += exp(row.unsafe_load[width=W](j) - mv)
+        s1 += exp(row.unsafe_load[width=W](j + W) - mv)
+        j += 2 * W
+    while j + W <= C:
+        s0 += exp(row.unsafe_load[width=W](j) - mv)
+        j += W
+    var s = (s0 + s1).reduce_add()
+    while j < C:
+        s += exp(row[unsafe_offset=j] - m)
+        j += 1
+    return log(s) + m - row[unsafe_offset=label]
+
+
+def xent_best[dt: DType](
+    lg: Ptr[dt], lab: IPtr, out: Ptr[dt], B: Int, C: Int, threads: Int
+):
+    var nt = max(1, min(threads, (B * C) // 65536))
+    nt = min(nt, B)
+
+    def work(t: Int) {lg, lab, out, B, C, nt}:
+        var r = split_range(B, nt, t)
+        for i in range(r[0], r[1]):
+            out[unsafe_offset=i] = xent_row[dt](
+                lg.unsafe_offset(i * C), C, Int(lab[unsafe_offset=i])
+            )
+
+    if nt == 1:
+        work(0)
+    else:
+        parallelize(work, nt, nt)
