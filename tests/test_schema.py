@@ -1,0 +1,85 @@
+"""The result schema: real smoke documents validate (with ours and an independent
+validator); mutated documents are rejected with the JSON path named."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import jsonschema_rs
+import pytest
+from jsonschema import Draft202012Validator
+
+from suite import results
+
+from .conftest import suite_cmd
+
+
+def test_schema_is_draft_2020_12_with_versioned_id():
+    s = results.schema()
+    Draft202012Validator.check_schema(s)
+    assert s["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert results.SCHEMA_VERSION in s["$id"]
+    assert "schema_version" in s["required"]
+
+
+def test_real_smoke_document_is_valid(smoke_doc):
+    doc = json.loads(smoke_doc.read_text())
+    assert results.violations(doc) == []
+    independent = jsonschema_rs.Draft202012Validator(results.schema(), validate_formats=True)
+    assert independent.is_valid(doc)
+    assert doc["schema_version"] == results.SCHEMA_VERSION
+    assert doc["run"]["complete"] and doc["cells"]
+    assert doc["runtime"]["jit"]["built"] is not None
+    assert doc["runtime"]["numpy"] and doc["host"]["cores"] >= 1
+    statuses = {c["status"] for c in doc["cells"]}
+    assert statuses == {"ok"}, [c.get("error") for c in doc["cells"]]
+
+
+def mutate(doc, path, value=None, delete=False):
+    d = copy.deepcopy(doc)
+    target = d
+    for key in path[:-1]:
+        target = target[key]
+    if delete:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return d
+
+
+@pytest.mark.parametrize("path,value,delete,expect", [
+    (("run",), None, True, "'run' is a required property"),
+    (("schema_version",), "0.9", False, "$.schema_version"),
+    (("cells", 0, "threads"), "two", False, "$.cells[0].threads"),
+    (("cells", 0, "samples", 0), -5, False, "$.cells[0].samples[0]"),
+    (("cells", 0, "status"), "maybe", False, "$.cells[0].status"),
+    (("cells", 0, "stats", "median"), 0, False, "$.cells[0].stats.median"),
+    (("host", "emulated"), "no", False, "$.host.emulated"),
+    (("cells", 0, "check", "ok"), False, False, "$.cells[0].check.ok"),
+])
+def test_mutated_documents_are_rejected_with_the_path(smoke_doc, path, value, delete, expect):
+    doc = json.loads(smoke_doc.read_text())
+    bad = mutate(doc, path, value, delete)
+    errors = results.violations(bad)
+    assert errors and any(expect in e for e in errors), errors
+    independent = jsonschema_rs.Draft202012Validator(results.schema(), validate_formats=True)
+    assert not independent.is_valid(bad)
+
+
+def test_failed_cell_may_not_carry_stats(smoke_doc):
+    doc = json.loads(smoke_doc.read_text())
+    bad = mutate(doc, ("cells", 0, "status"), "failed")
+    bad["cells"][0]["error"] = "boom"
+    assert any("$.cells[0]" in e for e in results.violations(bad))
+
+
+def test_validate_command(smoke_doc, tmp_path):
+    ok = suite_cmd("validate", str(smoke_doc))
+    assert ok.returncode == 0 and "valid" in ok.stdout
+    doc = json.loads(smoke_doc.read_text())
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(mutate(doc, ("cells", 0, "samples", 0), -1)))
+    out = suite_cmd("validate", str(smoke_doc), str(bad))
+    assert out.returncode == 1
+    assert "INVALID" in out.stdout and "$.cells[0].samples[0]" in out.stdout
