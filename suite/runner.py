@@ -185,6 +185,8 @@ class Run:
         self.work.mkdir(parents=True, exist_ok=True)
         records = backend_records or {}
         self.runtime_extra = {rid: r.get("runtime_extra", {}) for rid, r in records.items()}
+        for r in records.values():  # e.g. the machine's FMA peak measured by the Mojo runtime
+            self.host.update(r.get("host_extra", {}))
         self.runtimes: list[Runtime] = []
         self.backend_info: dict[str, dict] = {}
         self.runtime_info: dict[str, dict] = {}
@@ -193,7 +195,8 @@ class Run:
         for rt in runtimes:
             self.runtimes.append(rt)
             self.backend_info[rt.id] = {k: v for k, v in records.get(rt.id, {}).items()
-                                        if k != "runtime_extra"} or {"kind": backend.kind}
+                                        if k not in ("runtime_extra", "host_extra")
+                                        } or {"kind": backend.kind}
             self.paths[rt.id] = out_dir / self.arch / rt.id / f"{self.run_id}.json"
         self.cells = plan(self.runtimes, profile, workloads, flavors, os.cpu_count() or 1)
         self.interrupted: str | None = None

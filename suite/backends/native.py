@@ -168,8 +168,25 @@ class NativeBackend:
     def prepare(self, rt: Runtime) -> dict:
         venv = self.venv(rt)
         self.venvs[rt.id] = venv
-        return {"kind": "native", "engine": None, "image": None, "digest": None,
-                "venv": str(venv)}
+        record = {"kind": "native", "engine": None, "image": None, "digest": None,
+                  "venv": str(venv)}
+        if rt.kind == "mojo":
+            record.update(self.build_mojo(rt))
+        return record
+
+    def build_mojo(self, rt: Runtime) -> dict:
+        """Build the Mojo extension in the runtime's venv (timed, cached) and measure the
+        machine's FMA peak; returns the runner's `runtime_extra` and `host_extra`."""
+        self.log(f"{rt.id}: building the Mojo extension (cached when sources are unchanged)")
+        env = {**os.environ, "PYTHONPATH": str(ROOT),
+               "PATH": f"{self.venvs[rt.id] / 'bin'}{os.pathsep}{os.environ['PATH']}",
+               **rt.env}
+        proc = subprocess.run([self.python(rt), "-m", "suite.mojo_setup",
+                               str(self.cache_dir / "mojo")], env=env, cwd=ROOT,
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise Unavailable(f"building the Mojo extension failed:\n{proc.stderr[-3000:]}")
+        return json.loads(proc.stdout.strip().splitlines()[-1])
 
     def python(self, rt: Runtime) -> str:
         return str(self.venvs[rt.id] / "bin" / "python")
