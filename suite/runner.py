@@ -322,34 +322,15 @@ class Run:
         p = self.profile
         for rt in self.runtimes:
             self.save(rt)
-        live = [c for c in self.cells]
-        total = len(live) + sum(1 for c in live if c.workload.probe(c.params)) \
-            + len(live) * p.processes
-        prog = Progress(total)
+        live = list(self.cells)
+        prog = Progress(len(live) * (1 + p.processes))
         try:
             for cell in live:
-                if cell.runtime.id in self.failed_runtimes:
-                    continue
-                try:
-                    self.calibrate(cell)
-                except JitMismatch as exc:
-                    self.abort_runtime(cell.runtime, str(exc))
-                    continue
-                prog.step(f"{cell.runtime.id:<16} {cell.id} calibrated: "
-                          f"{self.describe(cell)}")
-                self.save(cell.runtime)
+                self.step(cell, self.calibrate, "calibrated", prog)
             for r in range(p.processes):
                 for cell in live:
-                    if cell.status != "running" or cell.runtime.id in self.failed_runtimes:
-                        continue
-                    try:
-                        self.measure(cell)
-                    except JitMismatch as exc:
-                        self.abort_runtime(cell.runtime, str(exc))
-                        continue
-                    prog.step(f"{cell.runtime.id:<16} {cell.id} process {r + 1}/"
-                              f"{p.processes}: {self.describe(cell)}")
-                    self.save(cell.runtime)
+                    if cell.status == "running":
+                        self.step(cell, self.measure, f"process {r + 1}/{p.processes}", prog)
             for cell in live:
                 if cell.status == "running":
                     cell.status = "ok"
@@ -362,6 +343,19 @@ class Run:
             return 130
         bad = [c for c in self.cells if c.status == "failed"]
         return 1 if bad or self.failed_runtimes else 0
+
+    def step(self, cell: Cell, action: Callable[[Cell], None], label: str,
+             prog: Progress) -> None:
+        """One worker process for `cell`, then progress and the document rewritten."""
+        if cell.runtime.id in self.failed_runtimes:
+            return
+        try:
+            action(cell)
+        except JitMismatch as exc:
+            self.abort_runtime(cell.runtime, str(exc))
+            return
+        prog.step(f"{cell.runtime.id:<16} {cell.id} {label}: {self.describe(cell)}")
+        self.save(cell.runtime)
 
     def abort_runtime(self, rt: Runtime, msg: str) -> None:
         self.log(f"error: {msg}")
