@@ -62,8 +62,22 @@ validate: venv
 report: venv
 	$(PY) -m suite report $(RESULTS) -o $(REPORT)
 
-lint: venv
+# Linters pinned in suite/requirements/lint.txt, installed into .venv on first use.
+$(VENV)/.lint-installed: $(VENV)/.installed suite/requirements/lint.txt
+	$(PY) -m pip install -q --disable-pip-version-check -r suite/requirements/lint.txt
+	touch $@
+
+lint: venv $(VENV)/.lint-installed
 	$(PY) -m ruff check suite tests
+	$(if $(wildcard docker/*.Dockerfile),$(VENV)/bin/hadolint $(wildcard docker/*.Dockerfile),@echo "lint: no docker/*.Dockerfile to check")
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(VENV)/bin/zizmor --offline --min-severity medium --no-progress .github/workflows
+	$(if $(wildcard .ci/* docker/*.sh),$(VENV)/bin/shellcheck $(wildcard .ci/* docker/*.sh),@echo "lint: no shell scripts to check")
+
+# make reproduce FROM=<result document or URL> [ENGINE=podman|docker] [THRESHOLD=pct]
+reproduce: venv
+	@test -n "$(FROM)" || { echo "usage: make reproduce FROM=<result file or URL> [ENGINE=podman|docker] [THRESHOLD=pct]" >&2; exit 2; }
+	$(PY) -m suite reproduce "$(FROM)" $(if $(ENGINE),--engine $(ENGINE)) $(if $(THRESHOLD),--threshold $(THRESHOLD))
 
 clean:
 	rm -rf .cache .pytest_cache .hypothesis .ruff_cache $(REPORT)

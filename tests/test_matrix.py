@@ -1,0 +1,72 @@
+"""The CI matrix is generated from docker/runtimes.toml and covers every runtime x arch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+
+import pytest
+
+from suite import matrix, runtimes
+
+from .conftest import ROOT
+
+
+def declared_pairs() -> set[tuple[str, str]]:
+    data = tomllib.loads(runtimes.RUNTIMES_FILE.read_text())
+    return {(rid, arch) for rid, spec in data.items()
+            for arch in spec.get("arches", ("amd64", "arm64"))}
+
+
+def test_matrix_covers_every_declared_pair_once():
+    include = matrix.matrix()["include"]
+    pairs = [(leg["runtime"], leg["arch"]) for leg in include]
+    assert len(pairs) == len(set(pairs)), "a runtime x arch pair appears twice"
+    assert set(pairs) == declared_pairs()
+
+
+def test_runner_labels_are_native_per_arch():
+    for leg in matrix.matrix()["include"]:
+        expected = {"amd64": "ubuntu-24.04", "arm64": "ubuntu-24.04-arm"}[leg["arch"]]
+        assert leg["runner"] == expected, leg
+        assert leg["platform"] == f"linux/{leg['arch']}"
+
+
+def test_module_prints_the_same_matrix_as_json():
+    out = subprocess.run([sys.executable, "-m", "suite.matrix"], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout
+    assert out.count("\n") == 1, "GITHUB_OUTPUT needs the matrix on one line"
+    assert json.loads(out) == matrix.matrix()
+
+
+def test_generated_from_the_file_not_a_list(tmp_path):
+    f = tmp_path / "runtimes.toml"
+    f.write_text('["x-1"]\nkind = "cpython"\npython = "3.12"\njit = false\n'
+                 'flavors = ["pure"]\nenv = {}\narches = ["arm64"]\n')
+    m = matrix.matrix(runtimes.load(f))
+    assert m == {"include": [{"runtime": "x-1", "arch": "arm64", "runner": "ubuntu-24.04-arm",
+                              "platform": "linux/arm64"}]}
+
+
+def test_unknown_arch_is_refused(tmp_path):
+    f = tmp_path / "runtimes.toml"
+    f.write_text('["x-1"]\nkind = "cpython"\npython = "3.12"\njit = false\n'
+                 'flavors = ["pure"]\nenv = {}\narches = ["riscv64"]\n')
+    with pytest.raises(ValueError, match="riscv64"):
+        matrix.matrix(runtimes.load(f))
+
+
+def test_leg_facts_for_github_output():
+    known = runtimes.load()
+    rid = next(iter(known))
+    arch = known[rid].arches[0]
+    facts = matrix.leg(rid, arch, "Some-Owner/Repo")
+    assert facts["image"] == f"ghcr.io/some-owner/repo/{rid}"
+    assert facts["platform"] == f"linux/{arch}"
+    assert facts["dockerfile"].startswith("docker/")
+    text = matrix.github_output({"a": "1", "b": "x=1\ny=2"})
+    assert text == "a=1\nb<<SUITE_EOF\nx=1\ny=2\nSUITE_EOF\n"
+    with pytest.raises(ValueError, match="unknown runtime"):
+        matrix.leg("no-such-runtime", "amd64", "o/r")
