@@ -6,31 +6,36 @@ gelu(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
   best:  the identity 0.5 (1 + tanh(z)) = 1 / (1 + exp(-2 z)) gives
          gelu(x) = x / (1 + exp(-2 z)): one exp and one division per element, no
          cancellation in 1 + tanh(z) for negative x; chunks split across workers.
+         float64 keeps the tanh form: std.math.exp is ~250 ulp off in float64.
          Special values match the reference: gelu(+inf) = +inf, gelu(-inf) = nan,
          nan -> nan.
 
-xent: loss[i] = log(sum_j exp(l[i,j] - m_i)) + m_i - l[i, label_i], m_i = max_j l[i,j].
+xent: loss[i] = (m_i - l[i, label_i]) + log(sum_j exp(l[i,j] - m_i)), m_i = max_j l[i,j]
+  (m_i - l[i, label_i] first: exact when the two are close, so no cancellation against
+  log(sum) when the logits are large).
   naive: scalar two-pass loop per row.
   simd:  SIMD max pass and SIMD exp-sum pass per row, one thread.
   best:  the same with two independent accumulators per pass, rows split across
-         workers. A nan anywhere in a row reaches the sum through exp(nan - m) = nan, a
-         +inf gives inf - inf = nan, exactly as the NumPy reference does.
+         workers. std.math.exp neither propagates nan nor returns inf, so special
+         rows are caught explicitly: a nan in the row, or a row max of +inf or -inf,
+         gives nan, exactly the cases where the NumPy reference gives nan.
 Per-element work is independent of the split, so results are bitwise identical for any
 thread count.
 """
 
 from std.sys import simd_width_of
 from std.math import exp, log, tanh, sqrt
-from std.utils.numerics import inf
+from std.utils.numerics import inf, nan, isnan, isinf
 from max.algorithm import parallelize
 
 from common import Ptr, IPtr, split_range
+from mathx import xexp, xlog
 
 comptime SQRT_2_OVER_PI = 0.7978845608028654
 comptime GELU_C = 0.044715
 
 
-def gelu_naive[dt: DType](x: Ptr[dt], y: Ptr[dt], n: Int):
+def gelu_naive[dt: DType](x: Ptr[dt], y: Ptr[dt], n: Int) where dt.is_floating_point():
     var c0 = Scalar[dt](SQRT_2_OVER_PI)
     var c1 = Scalar[dt](GELU_C)
     for i in range(n):
@@ -38,7 +43,7 @@ def gelu_naive[dt: DType](x: Ptr[dt], y: Ptr[dt], n: Int):
         y[unsafe_offset=i] = Scalar[dt](0.5) * v * (1 + tanh(c0 * (v + c1 * v * v * v)))
 
 
-def gelu_simd[dt: DType](x: Ptr[dt], y: Ptr[dt], n: Int):
+def gelu_simd[dt: DType](x: Ptr[dt], y: Ptr[dt], n: Int) where dt.is_floating_point():
     comptime W = simd_width_of[dt]()
     var c0 = SIMD[dt, W](SQRT_2_OVER_PI)
     var c1 = SIMD[dt, W](GELU_C)
@@ -56,15 +61,23 @@ def gelu_simd[dt: DType](x: Ptr[dt], y: Ptr[dt], n: Int):
 
 
 @always_inline
-def gelu_fast[dt: DType, W: Int](v: SIMD[dt, W]) -> SIMD[dt, W]:
+def gelu_fast[dt: DType, W: Int](v: SIMD[dt, W]) -> SIMD[dt, W] where dt.is_floating_point():
     # -2 z = v * (k0 + k1 v^2)
     comptime k0 = -2.0 * SQRT_2_OVER_PI
     comptime k1 = -2.0 * SQRT_2_OVER_PI * GELU_C
-    var u = v * (SIMD[dt, W](k0) + SIMD[dt, W](k1) * (v * v))
-    return v / (1 + exp(u))
+    comptime if dt == DType.float64:
+        # std.math.exp is ~250 ulp off in float64 (tanh is not): use the tanh form
+        var z = v * (SIMD[dt, W](-0.5 * k0) + SIMD[dt, W](-0.5 * k1) * (v * v))
+        return 0.5 * v * (1 + tanh(z))
+    else:
+        var u = v * (SIMD[dt, W](k0) + SIMD[dt, W](k1) * (v * v))
+        var r = v / (1 + exp(u))
+        # exp saturates instead of returning inf, so -inf would give -inf; the
+        # reference gives -inf * (1 + tanh(-inf)) = -inf * 0 = nan
+        return v.eq(SIMD[dt, W](-inf[dt]())).select(v * 0, r)
 
 
-def gelu_range[dt: DType](x: Ptr[dt], y: Ptr[dt], lo: Int, hi: Int):
+def gelu_range[dt: DType](x: Ptr[dt], y: Ptr[dt], lo: Int, hi: Int) where dt.is_floating_point():
     comptime W = simd_width_of[dt]()
     var i = lo
     while i + 4 * W <= hi:
@@ -79,7 +92,7 @@ def gelu_range[dt: DType](x: Ptr[dt], y: Ptr[dt], lo: Int, hi: Int):
         i += 1
 
 
-def gelu_best[dt: DType](x: Ptr[dt], y: Ptr[dt], n: Int, threads: Int):
+def gelu_best[dt: DType](x: Ptr[dt], y: Ptr[dt], n: Int, threads: Int) where dt.is_floating_point():
     comptime MIN_CHUNK = 32768
     var nt = max(1, min(threads, n // MIN_CHUNK))
     if nt == 1:
@@ -96,7 +109,7 @@ def gelu_best[dt: DType](x: Ptr[dt], y: Ptr[dt], n: Int, threads: Int):
 # ---------------------------------------------------------------------------- xent
 
 
-def xent_naive[dt: DType](lg: Ptr[dt], lab: IPtr, out: Ptr[dt], B: Int, C: Int):
+def xent_naive[dt: DType](lg: Ptr[dt], lab: IPtr, res: Ptr[dt], B: Int, C: Int) where dt.is_floating_point():
     for i in range(B):
         var row = lg.unsafe_offset(i * C)
         var m = row[unsafe_offset=0]
@@ -104,82 +117,107 @@ def xent_naive[dt: DType](lg: Ptr[dt], lab: IPtr, out: Ptr[dt], B: Int, C: Int):
             var v = row[unsafe_offset=j]
             if v > m or v != v:
                 m = v
+        if isnan(m) or isinf(m):
+            res[unsafe_offset=i] = nan[dt]()
+            continue
         var s: Scalar[dt] = 0
         for j in range(C):
-            s += exp(row[unsafe_offset=j] - m)
-        out[unsafe_offset=i] = log(s) + m - row[unsafe_offset=Int(lab[unsafe_offset=i])]
+            s += xexp[dt, 1](row[unsafe_offset=j] - m)
+        res[unsafe_offset=i] = (m - row[unsafe_offset=Int(lab[unsafe_offset=i])]) + xlog[dt, 1](s)
 
 
-def xent_simd[dt: DType](lg: Ptr[dt], lab: IPtr, out: Ptr[dt], B: Int, C: Int):
+def xent_simd[dt: DType](lg: Ptr[dt], lab: IPtr, res: Ptr[dt], B: Int, C: Int) where dt.is_floating_point():
     comptime W = simd_width_of[dt]()
     for i in range(B):
         var row = lg.unsafe_offset(i * C)
         var mv = SIMD[dt, W](-inf[dt]())
+        var bad = SIMD[DType.bool, W](fill=False)
         var j = 0
         while j + W <= C:
-            mv = max(mv, row.unsafe_load[width=W](j))
+            var v = row.unsafe_load[width=W](j)
+            mv = max(mv, v)
+            bad = bad | isnan(v)
             j += W
         var m = mv.reduce_max()
+        var badrow = bad.reduce_or()
         while j < C:
-            m = max(m, row[unsafe_offset=j])
+            var v = row[unsafe_offset=j]
+            m = max(m, v)
+            badrow = badrow or isnan(v)
             j += 1
+        if badrow or isinf(m):
+            res[unsafe_offset=i] = nan[dt]()
+            continue
         var sv = SIMD[dt, W](0)
         j = 0
         while j + W <= C:
-            sv += exp(row.unsafe_load[width=W](j) - m)
+            sv += xexp(row.unsafe_load[width=W](j) - m)
             j += W
         var s = sv.reduce_add()
         while j < C:
-            s += exp(row[unsafe_offset=j] - m)
+            s += xexp[dt, 1](row[unsafe_offset=j] - m)
             j += 1
-        out[unsafe_offset=i] = log(s) + m - row[unsafe_offset=Int(lab[unsafe_offset=i])]
+        res[unsafe_offset=i] = (m - row[unsafe_offset=Int(lab[unsafe_offset=i])]) + xlog[dt, 1](s)
 
 
 @always_inline
-def xent_row[dt: DType](row: Ptr[dt], C: Int, label: Int) -> Scalar[dt]:
+def xent_row[dt: DType](row: Ptr[dt], C: Int, label: Int) -> Scalar[dt] where dt.is_floating_point():
     comptime W = simd_width_of[dt]()
     var m0 = SIMD[dt, W](-inf[dt]())
     var m1 = SIMD[dt, W](-inf[dt]())
+    var bad = SIMD[DType.bool, W](fill=False)
     var j = 0
     while j + 2 * W <= C:
-        m0 = max(m0, row.unsafe_load[width=W](j))
-        m1 = max(m1, row.unsafe_load[width=W](j + W))
+        var v0 = row.unsafe_load[width=W](j)
+        var v1 = row.unsafe_load[width=W](j + W)
+        m0 = max(m0, v0)
+        m1 = max(m1, v1)
+        bad = bad | isnan(v0) | isnan(v1)
         j += 2 * W
     while j + W <= C:
-        m0 = max(m0, row.unsafe_load[width=W](j))
+        var v = row.unsafe_load[width=W](j)
+        m0 = max(m0, v)
+        bad = bad | isnan(v)
         j += W
     var m = max(m0, m1).reduce_max()
+    var badrow = bad.reduce_or()
     while j < C:
-        m = max(m, row[unsafe_offset=j])
+        var v = row[unsafe_offset=j]
+        m = max(m, v)
+        badrow = badrow or isnan(v)
         j += 1
+    # std.math.exp does not propagate nan and saturates at inf; the reference's
+    # nan cases are exactly: a nan in the row, or a row max of +inf or -inf
+    if badrow or isinf(m):
+        return nan[dt]()
     var mv = SIMD[dt, W](m)
     var s0 = SIMD[dt, W](0)
     var s1 = SIMD[dt, W](0)
     j = 0
     while j + 2 * W <= C:
-        s0 += exp(row.unsafe_load[width=W](j) - mv)
-        s1 += exp(row.unsafe_load[width=W](j + W) - mv)
+        s0 += xexp(row.unsafe_load[width=W](j) - mv)
+        s1 += xexp(row.unsafe_load[width=W](j + W) - mv)
         j += 2 * W
     while j + W <= C:
-        s0 += exp(row.unsafe_load[width=W](j) - mv)
+        s0 += xexp(row.unsafe_load[width=W](j) - mv)
         j += W
     var s = (s0 + s1).reduce_add()
     while j < C:
-        s += exp(row[unsafe_offset=j] - m)
+        s += xexp[dt, 1](row[unsafe_offset=j] - m)
         j += 1
-    return log(s) + m - row[unsafe_offset=label]
+    return (m - row[unsafe_offset=label]) + xlog[dt, 1](s)
 
 
 def xent_best[dt: DType](
-    lg: Ptr[dt], lab: IPtr, out: Ptr[dt], B: Int, C: Int, threads: Int
-):
+    lg: Ptr[dt], lab: IPtr, res: Ptr[dt], B: Int, C: Int, threads: Int
+) where dt.is_floating_point():
     var nt = max(1, min(threads, (B * C) // 65536))
     nt = min(nt, B)
 
-    def work(t: Int) {lg, lab, out, B, C, nt}:
+    def work(t: Int) {lg, lab, res, B, C, nt}:
         var r = split_range(B, nt, t)
         for i in range(r[0], r[1]):
-            out[unsafe_offset=i] = xent_row[dt](
+            res[unsafe_offset=i] = xent_row[dt](
                 lg.unsafe_offset(i * C), C, Int(lab[unsafe_offset=i])
             )
 
