@@ -53,8 +53,12 @@ bench: venv
 	  $(if $(RUNTIMES),--runtime "$(RUNTIMES)") $(if $(ARCH),--arch $(ARCH)) \
 	  $(if $(ENGINE),--engine $(ENGINE))
 
+# The tests need the Mojo runtime (pinned toolchain in its venv, extension built): the
+# Mojo property tests run for real, never skipped (SUITE_REQUIRE_MOJO=1).
+MOJO_VENV := .cache/venvs/mojo-1.2
 test: venv
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m suite.backends.native mojo-1.2
+	PATH="$(CURDIR)/$(MOJO_VENV)/bin:$$PATH" SUITE_REQUIRE_MOJO=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 validate: venv
 	$(PY) -m suite validate $(RESULTS)

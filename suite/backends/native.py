@@ -220,6 +220,21 @@ def run_process(cmd: list[str], env: dict[str, str], result_path: str, timeout: 
                          + (": " + " | ".join(tail) if tail else "")}
 
 
-if __name__ == "__main__":  # pragma: no cover - debugging aid
-    for i in discover(sys.argv[1:]):
-        print(i)
+def main(argv: list[str]) -> int:
+    """`python -m suite.backends.native RUNTIME...`: set up those runtimes' venvs (and
+    build the Mojo extension) without running anything; used by `make test`."""
+    from .. import runtimes
+
+    backend = NativeBackend(ROOT / ".cache", log=lambda m: print(m, file=sys.stderr))
+    try:
+        for rt in runtimes.select(argv, runtimes.load()):
+            backend.prepare(rt)
+            print(backend.venvs[rt.id])
+    except (Unavailable, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
