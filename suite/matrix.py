@@ -4,9 +4,11 @@ list runtimes themselves.
     python -m suite.matrix                      {"include": [{"runtime", "arch", "runner",
                                                  "platform"}, ...]} on one line
     python -m suite.matrix --runtime ID --arch amd64 [--repository OWNER/NAME]
-                                                one leg's build facts as `key=value` lines
+                           [--context DIR]      one leg's build facts as `key=value` lines
                                                 for $GITHUB_OUTPUT (image name, Dockerfile,
-                                                build arguments, platform)
+                                                build arguments, platform; with --context
+                                                the build context made as `make images`
+                                                makes it)
 
 Standard library only: it runs on a bare CI runner before anything is installed.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -66,7 +69,11 @@ def image_name(repository: str, runtime: str) -> str:
 
 
 def leg(runtime: str, arch: str, repository: str,
-        runtimes: dict[str, Runtime] | None = None) -> dict[str, str]:
+        runtimes: dict[str, Runtime] | None = None, context: Path | None = None
+        ) -> dict[str, str]:
+    """One leg's build facts. With `context`, the build context is made there the way
+    `make images` makes it (suite/images.py: verified source tarball, worker requirements)
+    and the build arguments are the ones it uses; BUILD_MODE and BASE_IMAGE apply."""
     runtimes = load() if runtimes is None else runtimes
     if runtime not in runtimes:
         raise ValueError(f"unknown runtime {runtime!r}; known: {', '.join(runtimes)}")
@@ -74,10 +81,26 @@ def leg(runtime: str, arch: str, repository: str,
     if arch not in rt.arches:
         raise ValueError(f"runtime {runtime!r} is not built for {arch!r} "
                          f"(arches: {', '.join(rt.arches)})")
-    dockerfile, args = recipe(rt)
-    return {"image": image_name(repository, runtime), "dockerfile": dockerfile,
-            "platform": f"linux/{arch}",
-            "build-args": "\n".join(f"{k}={v}" for k, v in args.items())}
+    out = {"image": image_name(repository, runtime), "platform": f"linux/{arch}"}
+    if context is None:
+        dockerfile, args = recipe(rt)
+        return {**out, "dockerfile": dockerfile,
+                "build-args": "\n".join(f"{k}={v}" for k, v in args.items())}
+    from . import images
+    from .backends import Unavailable
+
+    try:
+        spec = images.spec(rt, arch, images.build_mode(), context.parent,
+                           log=lambda m: print(m, file=sys.stderr))
+        ctx = images.make_context(spec, context.parent)
+    except Unavailable as exc:
+        raise ValueError(str(exc)) from None
+    if context.exists():
+        shutil.rmtree(context)
+    shutil.move(ctx, context)
+    return {**out, "dockerfile": str(spec.recipe.relative_to(ROOT)), "context": str(context),
+            "build-mode": spec.mode,
+            "build-args": "\n".join(f"{k}={v}" for k, v in spec.build_args.items())}
 
 
 def github_output(values: dict[str, str]) -> str:
@@ -98,13 +121,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--arch", choices=sorted(RUNNERS))
     p.add_argument("--repository", default="local/runtime-bench",
                    help="OWNER/NAME for the image name (CI passes $GITHUB_REPOSITORY)")
+    p.add_argument("--context", type=Path, default=None,
+                   help="with --runtime: make the image's build context in this directory")
     p.add_argument("--indent", type=int, default=None, help="pretty-print the matrix")
     args = p.parse_args(argv)
     try:
         if args.runtime:
             if not args.arch:
                 p.error("--runtime needs --arch")
-            sys.stdout.write(github_output(leg(args.runtime, args.arch, args.repository)))
+            sys.stdout.write(github_output(leg(args.runtime, args.arch, args.repository,
+                                                 context=args.context)))
         else:
             print(json.dumps(matrix(), indent=args.indent))
     except ValueError as exc:
