@@ -101,7 +101,9 @@ class Cell:
 
 
 class InputStore:
-    """Seeded inputs written once as .npz bytes that every runtime loads."""
+    """Seeded inputs written once as .npz bytes that every runtime loads, together with the
+    one float64 reference (`_reference`) and error scale (`_scale`) they are checked against,
+    computed here once rather than in every worker."""
 
     def __init__(self, directory: Path, seed: int) -> None:
         self.dir = directory
@@ -120,8 +122,10 @@ class InputStore:
                 h.update(f"{k}:{a.dtype.str}:{a.shape};".encode())
                 h.update(a.tobytes())
             self.dir.mkdir(parents=True, exist_ok=True)
+            ref = w.reference(arrays, params)
+            scale = w.error_scale(arrays, params, ref)
             tmp = path.with_suffix(".tmp.npz")
-            np.savez(tmp, **arrays)
+            np.savez(tmp, **arrays, _reference=ref, _scale=scale)
             os.replace(tmp, path)
             self.sha[key] = h.hexdigest()
         return path, self.sha[key]

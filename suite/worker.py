@@ -36,6 +36,7 @@ class OutputMismatch(Exception):
 
 
 def load_inputs(path: str) -> dict[str, np.ndarray]:
+    """Inputs, plus `_reference`/`_scale` when the orchestrator stored them."""
     with np.load(path, allow_pickle=False) as z:
         return {k: z[k] for k in z.files}
 
@@ -52,12 +53,17 @@ class Cell:
 
             mojo_kernels.load(Path(job["mojo_cache"]))
         self.flavor = get_flavor(self.workload, job["flavor"])
-        inputs = load_inputs(job["inputs"])
-        self.ref = self.workload.reference(inputs, self.params)
+        stored = load_inputs(job["inputs"])
+        inputs = {k: v for k, v in stored.items() if not k.startswith("_")}
+        self.ref = stored.get("_reference")
+        if self.ref is None:
+            self.ref = self.workload.reference(inputs, self.params)
         problem = self.workload.validate_reference(inputs, self.params, self.ref)
         if problem:
             raise RuntimeError(f"reference check failed: {problem}")
-        self.scale = self.workload.error_scale(inputs, self.params, self.ref)
+        self.scale = stored.get("_scale")
+        if self.scale is None:
+            self.scale = self.workload.error_scale(inputs, self.params, self.ref)
         self.tol = self.workload.tolerance(self.params)
         self.args = self.flavor.prepare(inputs, self.params) if self.flavor.prepare else ()
         self.last_check: dict | None = None
