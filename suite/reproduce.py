@@ -209,12 +209,11 @@ def container_backend(doc: dict, image: Image, engine_name: str | None, cache_di
         from .backends.container import ContainerBackend
     except ImportError as exc:
         raise Unavailable(f"the container backend is not available: {exc}") from None
-    params = pyinspect.signature(ContainerBackend).parameters
-    if "image" not in params:
+    if "image" not in pyinspect.signature(ContainerBackend).parameters:
         raise Unavailable("suite.backends.container.ContainerBackend takes no `image=` "
                           "argument: it cannot be told to run an exact image@digest")
     return ContainerBackend(cache_dir, arch=image_arch(doc), engine=engine_name,
-                            image={doc["runtime"]["id"]: image.ref})
+                            image=image.ref)
 
 
 # -- rerunning -----------------------------------------------------------------------------
@@ -276,6 +275,11 @@ def reproduce(source: str, out_dir: Path, cache_dir: Path, engine: str | None = 
     if reasons:
         raise Refused(source, reasons)
     notes = []
+    theirs, ours = doc["suite"].get("git_commit"), results.suite_info()["git_commit"]
+    if theirs and ours and theirs != ours:
+        notes.append(f"the document was measured with suite commit {theirs[:12]}, this "
+                     f"checkout is {ours[:12]} (`git checkout {theirs[:12]}` for the exact "
+                     "harness; the workloads were checked to be the same)")
     kind = doc["backend"]["kind"]
     rid = doc["runtime"]["id"]
     if kind == "native":
