@@ -111,3 +111,27 @@ def test_least_privilege():
               for j in jobs if j.strip()}
     assert writes == {"matrix": set(), "bench": {"packages"}, "merge": {"packages"},
                       "publish": set(), "deploy": {"pages", "id-token"}}, writes
+
+
+def test_run_steps_pass_shellcheck(tmp_path):
+    """Every `run:` block, with `${{ }}` expressions blanked, is clean bash for shellcheck
+    (actionlint does the same in GitHub CI)."""
+    try:
+        from ruamel.yaml import YAML  # comes with check-jsonschema (lint.txt)
+    except ImportError:
+        pytest.fail("ruamel.yaml is missing: run `make lint` once (it installs "
+                    "suite/requirements/lint.txt into .venv)")
+    scripts = []
+    for wf in WORKFLOWS:
+        jobs = YAML(typ="safe").load(wf.read_text())["jobs"]
+        for job_id, job in jobs.items():
+            for i, step in enumerate(job.get("steps", [])):
+                if "run" in step:
+                    p = tmp_path / f"{wf.stem}-{job_id}-{i}.sh"
+                    body = re.sub(r"\$\{\{.*?\}\}", "X", step["run"])
+                    p.write_text("#!/bin/bash\nset -e\n" + body)
+                    scripts.append(str(p))
+    assert scripts
+    proc = subprocess.run([tool("shellcheck"), *scripts], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
