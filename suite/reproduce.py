@@ -309,6 +309,14 @@ def reproduce(source: str, out_dir: Path, cache_dir: Path, engine: str | None = 
         if got != doc["backend"]["digest"]:
             notes.append(f"the rerun ran in digest {got}, the document names "
                          f"{doc['backend']['digest']}")
+    for key, what in (("implementation", "implementation"), ("version", "version")):
+        a, b = doc["runtime"].get(key), new["runtime"].get(key)
+        if a != b:
+            notes.append(f"the runtime's {what} differs: published {a}, rerun {b}")
+    if doc["runtime"]["jit"].get("enabled") != new["runtime"]["jit"].get("enabled"):
+        notes.append(f"the JIT state differs: published enabled="
+                     f"{doc['runtime']['jit'].get('enabled')}, rerun enabled="
+                     f"{new['runtime']['jit'].get('enabled')}")
     comparison = compare.compare_documents(doc, new, threshold)
     return Outcome(comparison, path, notes, not_rerun)
 
