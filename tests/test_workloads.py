@@ -92,7 +92,7 @@ def test_linreg_reference_converges_to_true_weights():
 
 def test_conv2d_article_flops():
     w = WORKLOADS["conv2d"]
-    full = [p for p in w.params["full"] if p["size"] == 224][0]
+    full = next(p for p in w.params["full"] if p["size"] == 224)
     assert w.flops(full) == pytest.approx(5.55e9, rel=0.01)
 
 
