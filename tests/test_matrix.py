@@ -70,3 +70,16 @@ def test_leg_facts_for_github_output():
     assert text == "a=1\nb<<SUITE_EOF\nx=1\ny=2\nSUITE_EOF\n"
     with pytest.raises(ValueError, match="unknown runtime"):
         matrix.leg("no-such-runtime", "amd64", "o/r")
+
+
+def test_leg_context_is_made_like_make_images(tmp_path, monkeypatch):
+    """--context: the build context and arguments come from suite/images.py (offline for
+    the Mojo image: no source tarball to fetch)."""
+    monkeypatch.setenv("BASE_IMAGE", "docker.io/library/debian:trixie-slim@sha256:" + "0" * 64)
+    monkeypatch.setenv("BUILD_MODE", "optimized")
+    ctx = tmp_path / "ci" / "context"
+    facts = matrix.leg("mojo-1.2", "arm64", "o/r", context=ctx)
+    assert facts["context"] == str(ctx)
+    assert (ctx / "worker.txt").is_file()
+    assert facts["dockerfile"] == "docker/mojo.Dockerfile"
+    assert "BASE_IMAGE=docker.io/library/debian:trixie-slim@sha256:" in facts["build-args"]
