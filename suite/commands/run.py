@@ -37,6 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="native", choices=("native", "container"))
     p.add_argument("--engine", default=None, help="container engine (docker or podman)")
     p.add_argument("--arch", default=None, help="amd64 | arm64 (container backend)")
+    p.add_argument("--image", default=None, metavar="REF",
+                   help="container backend: run this exact image (e.g. repo@sha256:...) "
+                        "instead of building; needs exactly one runtime")
     p.add_argument("--python", action="append", default=[], metavar="PATH",
                    help="an extra interpreter to consider (native backend)")
     p.add_argument("--seed", type=int, default=0)
@@ -49,7 +52,10 @@ def make_backend(args: argparse.Namespace):
     if args.backend == "container":
         from ..backends.container import ContainerBackend
 
-        return ContainerBackend(args.cache, arch=args.arch, engine=args.engine)
+        return ContainerBackend(args.cache, arch=args.arch, engine=args.engine,
+                                image=args.image)
+    if args.image:
+        raise ValueError("--image needs --backend container")
     if args.arch and results.arch_name(args.arch) != results.arch_name(os.uname().machine):
         raise ValueError(f"ARCH={args.arch} needs the container backend (this host is "
                          f"{results.arch_name(os.uname().machine)})")
