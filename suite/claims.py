@@ -1,0 +1,529 @@
+"""The article's published claims (suite/data/claims.json) checked against result documents.
+
+For every claim and every machine in the results the check says what was measured, the
+comparison that is fair across hardware, and a verdict with a one-line reason:
+
+- consistent      the claimed value lies within the measured 95% CI widened by the
+                  tolerance (25% across different hardware, 10% on matching hardware);
+- not reproduced  it does not (the reason gives the measured value and the factor);
+- not comparable  an absolute time measured on other hardware than the article's
+                  (Graviton3, arm64, 16 vCPU), or a result from emulation;
+- not measurable  the article states no number to check;
+- not measured    the results lack a cell the claim needs (never dropped);
+- contradicted    method claims: primary sources (cited) say otherwise.
+
+Ratios use the bootstrap of suite.compare: every cell's samples are resampled, the ratio
+(or its geometric mean / median over several cells) is recomputed per resample, and the
+2.5..97.5 percentiles give the CI. Cost claims are recomputed from measured speedups.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from jsonschema import Draft202012Validator
+
+from . import compare
+from .report.load import Machine, RuntimeData
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_PATH = ROOT / "suite" / "data" / "claims.json"
+SCHEMA_PATH = ROOT / "schemas" / "claims.schema.json"
+VERDICTS = ("consistent", "not reproduced", "not comparable", "not measurable", "not measured",
+            "contradicted")
+
+
+def schema() -> dict:
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+def violations(data: object) -> list[str]:
+    s = schema()
+    Draft202012Validator.check_schema(s)
+    v = Draft202012Validator(s, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return [f"{e.json_path}: {e.message}" for e in v.iter_errors(data)]
+
+
+def load_claims(path: Path = DATA_PATH) -> dict:
+    data = json.loads(Path(path).read_text())
+    errs = violations(data)
+    if errs:
+        raise ValueError(f"{path}: invalid claims file: " + "; ".join(errs[:5]))
+    return data
+
+
+# -- resolving cells ---------------------------------------------------------------------
+
+@dataclass
+class Found:
+    runtime: str
+    cell: dict
+    estimate: bool = False
+
+    @property
+    def median(self) -> float:
+        if self.estimate:
+            return float(self.cell["skip"]["estimate_call_ns"])
+        return float(self.cell["stats"]["median"])
+
+    def boot(self) -> np.ndarray:
+        if self.estimate:
+            return np.full(compare.RESAMPLES, self.median)
+        return compare.boot_medians(self.cell["samples"], f"{self.runtime}:{self.cell['id']}")
+
+    def describe(self) -> str:
+        c = self.cell
+        p = c["params"]
+        bits = [f"{k}={v}" for k, v in p.items() if k in ("n", "dtype")]
+        extra = f"[{','.join(bits)}]" if bits else ""
+        est = " (estimate)" if self.estimate else ""
+        return f"{self.runtime} {c['workload']}{extra} {c['flavor']} t={c['threads']}{est}"
+
+
+def _runtimes(m: Machine, patterns: list[str]) -> list[RuntimeData]:
+    out = []
+    for pat in patterns:
+        for rid in sorted(m.runtimes):
+            if fnmatch.fnmatchcase(rid, pat) and m.runtimes[rid] not in out:
+                out.append(m.runtimes[rid])
+    return out
+
+
+def _usable(c: dict, allow_estimate: bool) -> bool:
+    if c["status"] == "ok":
+        return True
+    return (allow_estimate and c["status"] == "skipped"
+            and bool(c.get("skip", {}).get("estimate_call_ns")))
+
+
+def find(m: Machine, ref: dict, allow_estimate: bool = False) -> tuple[Found | None, str]:
+    """The cell a cell reference names (first runtime in preference order that has it)."""
+    why = ""
+    for rt in _runtimes(m, ref["runtime"]):
+        cands = [c for c in rt.cells.values()
+                 if c["workload"] == ref["workload"] and c["flavor"] == ref["flavor"]
+                 and c["params"] == ref["params"]]
+        if ref["threads"] == "all":
+            cands = sorted(cands, key=lambda c: -c["threads"])[:1]
+        else:
+            cands = [c for c in cands if c["threads"] == ref["threads"]]
+        for c in cands:
+            if _usable(c, allow_estimate):
+                return Found(rt.id, c, c["status"] != "ok"), ""
+            why = why or f"{rt.id} {c['id']} {c['status']}" + (
+                f": {c.get('error') or c.get('skip', {}).get('reason', '')}")
+    if why:
+        return None, why
+    params = ",".join(f"{k}={v}" for k, v in sorted(ref["params"].items()))
+    return None, (f"no {ref['workload']}[{params}]/{ref['flavor']}/threads={ref['threads']} "
+                  f"cell from {' or '.join(ref['runtime'])}")
+
+
+@dataclass
+class Ratio:
+    value: float | None = None
+    ci: tuple[float, float] | None = None
+    terms: list[tuple[Found, Found, float]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def estimate(self) -> bool:
+        return any(a.estimate or b.estimate for a, b, _ in self.terms)
+
+    def describe(self) -> str:
+        if len(self.terms) == 1:
+            a, b, _ = self.terms[0]
+            return f"{a.describe()} / {b.describe()}"
+        return f"{len(self.terms)} cell pairs, e.g. {self.terms[0][0].describe()} / " \
+               f"{self.terms[0][1].describe()}"
+
+
+def _pairs(m: Machine, match: dict) -> tuple[list[tuple[Found, Found]], list[str]]:
+    nrts, drts = _runtimes(m, match["num"]["runtime"]), _runtimes(m, match["den"]["runtime"])
+    if not nrts or not drts:
+        side = "num" if not nrts else "den"
+        return [], [f"no {' or '.join(match[side]['runtime'])} results"]
+    nrt, drt = nrts[0], drts[0]
+    out = []
+    for c in nrt.cells.values():
+        if c["flavor"] != match["num"]["flavor"] or c["status"] != "ok":
+            continue
+        if match.get("workloads") and c["workload"] not in match["workloads"]:
+            continue
+        t = match["num"].get("threads")
+        if t not in (None, "all") and c["threads"] != t:
+            continue
+        dt = match["den"].get("threads", c["threads"])
+        dt = c["threads"] if dt == "all" else dt
+        did = f"{c['id'].split('/')[0]}/{match['den']['flavor']}/threads={dt}"
+        d = drt.cells.get(did)
+        if d and d["status"] == "ok":
+            out.append((Found(nrt.id, c), Found(drt.id, d)))
+    if not out:
+        return [], [f"no {match['num']['flavor']} cell of {nrt.id} has an ok "
+                    f"{match['den']['flavor']} counterpart in {drt.id}"]
+    return out, []
+
+
+def ratio(m: Machine, spec: dict) -> Ratio:
+    """Evaluate a ratio spec (terms or match) with its bootstrap CI."""
+    r = Ratio()
+    est = bool(spec.get("allow_estimate"))
+    pairs: list[tuple[Found, Found]] = []
+    if "terms" in spec:
+        for t in spec["terms"]:
+            a, why_a = find(m, t["num"], est)
+            b, why_b = find(m, t["den"], est)
+            if a is None:
+                r.missing.append(why_a)
+            if b is None:
+                r.missing.append(why_b)
+            if a and b:
+                pairs.append((a, b))
+    else:
+        pairs, r.missing = _pairs(m, spec["match"])
+    if r.missing or not pairs:
+        return r
+    boots = np.array([a.boot() / b.boot() for a, b in pairs])
+    points = np.array([a.median / b.median for a, b in pairs])
+    agg = spec.get("aggregate", "single")
+    if agg == "median":
+        value, boot = float(np.median(points)), np.median(boots, axis=0)
+    else:  # single or geomean
+        value, boot = float(np.exp(np.mean(np.log(points)))), np.exp(np.mean(np.log(boots),
+                                                                              axis=0))
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    r.value, r.ci = value, (float(min(lo, value)), float(max(hi, value)))
+    r.terms = [(a, b, float(p)) for (a, b), p in zip(pairs, points)]
+    return r
+
+
+# -- verdicts ----------------------------------------------------------------------------
+
+def fmt_num(x: float) -> str:
+    if x == 0:
+        return "0"
+    a = abs(x)
+    if a >= 1000:
+        return f"{x:,.0f}"
+    if a >= 100:
+        return f"{x:.0f}"
+    if a >= 10:
+        return f"{x:.1f}"
+    if a >= 0.01:
+        return f"{x:.2f}"
+    return f"{x:.2g}"
+
+
+def fmt_value(x: float | None, unit: str) -> str:
+    if x is None:
+        return "no number"
+    if unit == "x":
+        return f"{fmt_num(x)}×"
+    if unit in ("USD", "USD/month"):
+        return f"${x:,.0f}" + ("/month" if unit == "USD/month" else "")
+    return f"{fmt_num(x)} {unit}".strip()
+
+
+def hardware_matches(m: Machine, setup: dict) -> bool:
+    return (m.arch == setup["arch"] and m.cores == setup["cores"]
+            and any(s.lower() in m.cpu_model.lower() for s in setup["cpu_model_match"]))
+
+
+def within(claimed: tuple[float, float], ci: tuple[float, float], tol: float) -> bool:
+    return ci[0] / (1 + tol) <= claimed[1] and ci[1] * (1 + tol) >= claimed[0]
+
+
+def factor_text(measured: float, claimed: float) -> str:
+    if measured <= 0 or claimed <= 0:
+        return ""
+    f = measured / claimed
+    return f"{f:.2g}x the claim" if f >= 1 else f"1/{1 / f:.2g} of the claim"
+
+
+@dataclass
+class Result:
+    claim: dict
+    machine: str | None
+    verdict: str
+    reason: str
+    measured: str = ""
+    fair: str = ""
+    also: list[str] = field(default_factory=list)
+    value: float | None = None
+    ci: tuple[float, float] | None = None
+
+    @property
+    def claimed(self) -> str:
+        c = self.claim
+        if c.get("value_range"):
+            lo, hi = c["value_range"]
+            return f"{fmt_num(lo)}–{fmt_value(hi, c['unit'])}"
+        return fmt_value(c["value"], c["unit"]) if c["kind"] != "method" else "—"
+
+    def as_json(self) -> dict:
+        c = self.claim
+        return {"id": c["id"], "kind": c["kind"], "quote": c["quote"], "where": c["where"],
+                "claimed": self.claimed, "machine": self.machine, "verdict": self.verdict,
+                "reason": self.reason, "measured": self.measured, "fair": self.fair,
+                "value": self.value, "ci95": list(self.ci) if self.ci else None,
+                "also": self.also, "note": c.get("note", ""), "sources": c.get("sources", [])}
+
+
+def _ratio_text(r: Ratio, unit: str) -> str:
+    if r.value is None:
+        return ""
+    est = " (includes an estimated time)" if r.estimate else ""
+    if unit == "% less time":
+        return (f"{1 - r.value:.0%} less time (time ratio {r.value:.3g}, 95% CI "
+                f"{r.ci[0]:.3g}–{r.ci[1]:.3g}){est}")
+    return f"{fmt_num(r.value)}× (95% CI {fmt_num(r.ci[0])}–{fmt_num(r.ci[1])}){est}"
+
+
+def eval_ratio_claim(c: dict, m: Machine, data: dict) -> Result:
+    spec = c["measure"]
+    r = ratio(m, spec)
+    also = []
+    for a in spec.get("also", []):
+        ra = ratio(m, a)
+        also.append(f"{a.get('label', '')}: " + (_ratio_text(ra, c["unit"]) if ra.value
+                                                  is not None else "not measured ("
+                                                  + "; ".join(ra.missing[:2]) + ")"))
+    if r.value is None:
+        return Result(c, m.label, "not measured", "; ".join(r.missing[:3]), also=also)
+    same = hardware_matches(m, data["article_setup"])
+    tol = data["tolerance"]["same_hardware" if same else "cross_hardware"]
+    claimed = tuple(spec.get("claimed_range") or (spec["claimed"], spec["claimed"]))
+    text = _ratio_text(r, c["unit"])
+    fair = ("ratio of times on one machine" + ("" if same else
+            f" (compared across hardware with a ±{tol:.0%} allowance)") + ": " + r.describe())
+    if m.emulated:
+        return Result(c, m.label, "not comparable", "measured under emulation (QEMU): "
+                      "timings say nothing about hardware", text, fair, also, r.value, r.ci)
+    ok = within(claimed, r.ci, tol)
+    if ok:
+        reason = f"claim within the measured 95% CI ±{tol:.0%}"
+    else:
+        reason = (f"measured {fmt_num(r.value)} vs claimed {fmt_num(claimed[0])}"
+                  + (f"–{fmt_num(claimed[1])}" if claimed[1] != claimed[0] else "")
+                  + f" (time ratio; {factor_text(r.value, claimed[0])})")
+        if r.estimate:
+            reason += "; uses an estimated time"
+    return Result(c, m.label, "consistent" if ok else "not reproduced", reason, text, fair,
+                  also, r.value, r.ci)
+
+
+def eval_time_claim(c: dict, m: Machine, data: dict) -> Result:
+    spec = c["measure"]
+    f, why = find(m, spec["cell"], bool(spec.get("allow_estimate")))
+    if f is None:
+        return Result(c, m.label, "not measured", why)
+    div = {"ms": 1e6, "s": 1e9, "us": 1e3}.get(c["unit"], 1e6)
+    val = f.median / div
+    if f.estimate:
+        ci = (val, val)
+        text = f"~{fmt_value(val, c['unit'])} (estimate, extrapolated from a smaller size)"
+    else:
+        lo, hi = (x / div for x in f.cell["stats"]["ci95"])
+        ci = (lo, hi)
+        text = f"{fmt_value(val, c['unit'])} (95% CI {fmt_num(lo)}–{fmt_num(hi)})"
+    text += f": {f.describe()}"
+    if c["value"] is None:
+        return Result(c, m.label, "not measurable", "the article gives no number"
+                      + ("; our estimate is above" if f.estimate else "; we measured"),
+                      text, "", [], val, ci)
+    setup = data["article_setup"]
+    if m.emulated:
+        return Result(c, m.label, "not comparable", "measured under emulation", text, "", [],
+                      val, ci)
+    if not hardware_matches(m, setup):
+        return Result(c, m.label, "not comparable",
+                      f"absolute time on other hardware ({m.arch}, {m.cores} cores) than the "
+                      f"article's ({setup['arch']} Graviton3, {setup['cores']} vCPU); see the "
+                      "speedup claims", text, "absolute times compare only on the same "
+                      "hardware", [], val, ci)
+    tol = data["tolerance"]["same_hardware"]
+    ok = within((c["value"], c["value"]), ci, tol)
+    return Result(c, m.label, "consistent" if ok else "not reproduced",
+                  f"same hardware; {factor_text(val, c['value'])}" if not ok else
+                  f"claim within the measured CI ±{tol:.0%} on matching hardware",
+                  text, "same hardware", [], val, ci)
+
+
+def eval_cost_claim(c: dict, m: Machine, data: dict) -> Result:
+    spec = c["measure"]
+    price = spec["price_per_hour"]
+    if spec["formula"] == "python_cost":
+        val = spec["hours"] * price
+        ok = abs(val - c["value"]) < 0.5
+        return Result(c, m.label, "consistent" if ok else "not reproduced",
+                      f"arithmetic: {spec['hours']:g} h x ${price:g}/h = ${val:,.2f}",
+                      f"${val:,.2f}", "arithmetic on the stated price", [], val, (val, val))
+    r = ratio(m, spec["speedup"])
+    if r.value is None:
+        return Result(c, m.label, "not measured", "needs the training speedup: "
+                      + "; ".join(r.missing[:2]))
+
+    def cost(s: float) -> float:
+        if spec["formula"] == "mojo_cost":
+            return spec["hours"] * price / s
+        return spec["nodes"] * spec["hours_per_month"] * price * (1 - 1 / s)
+
+    val = cost(r.value)
+    lo, hi = sorted((cost(r.ci[0]), cost(r.ci[1])))
+    text = (f"${val:,.0f} (95% CI ${lo:,.0f}–${hi:,.0f}) from a measured training speedup "
+            f"of {fmt_num(r.value)}× ({r.describe()})")
+    if m.emulated:
+        return Result(c, m.label, "not comparable", "measured under emulation", text)
+    tol = data["tolerance"]["cross_hardware"]
+    if spec["formula"] == "monthly_saving" and val <= 0:
+        ok = False
+    else:
+        ok = within((c["value"], c["value"]), (max(lo, 1e-9), max(hi, 1e-9)), tol)
+    reason = ("claim within the recomputed cost's CI ±25%" if ok else
+              f"recomputed ${val:,.0f} vs claimed ${c['value']:,.0f} from the measured speedup")
+    return Result(c, m.label, "consistent" if ok else "not reproduced", reason, text,
+                  "cost recomputed from the measured speedup (a ratio, fair across "
+                  "hardware)", [], val, (lo, hi))
+
+
+def eval_jit_drift(c: dict, m: Machine, data: dict) -> Result:
+    pairs = [(rid[:-4], rid) for rid in sorted(m.runtimes)
+             if rid.endswith("-jit") and rid[:-4] in m.runtimes]
+    if not pairs:
+        return Result(c, m.label, "not measured",
+                      "needs results of a CPython with and without the JIT "
+                      "(e.g. cpython-3.13 and cpython-3.13-jit)")
+    same = diff = 0
+    worst = 0.0
+    for off, on in pairs:
+        a, b = m.runtimes[off], m.runtimes[on]
+        for cid, ca in a.cells.items():
+            cb = b.cells.get(cid)
+            if not cb or ca["status"] != "ok" or cb["status"] != "ok":
+                continue
+            if ca.get("inputs_sha256") != cb.get("inputs_sha256"):
+                continue
+            ea, eb = ca["check"].get("max_abs_error"), cb["check"].get("max_abs_error")
+            if ea is None or eb is None:
+                continue
+            if ea == eb:
+                same += 1
+            else:
+                diff += 1
+                ra, rb = ca["check"].get("max_error") or 0, cb["check"].get("max_error") or 0
+                worst = max(worst, abs(ra - rb))
+    names = ", ".join(f"{a} vs {b}" for a, b in pairs)
+    if same + diff == 0:
+        return Result(c, m.label, "not measured", f"no cell measured both ways ({names})")
+    text = (f"{same} of {same + diff} cells: identical error against the float64 reference "
+            f"with the JIT on and off ({names})")
+    if diff == 0:
+        return Result(c, m.label, "not reproduced", "the JIT did not change any output's "
+                      "error (it preserves floating-point semantics)", text,
+                      "same inputs, JIT on vs off, same machine", [], 0.0, (0.0, 0.0))
+    ok = worst >= c["value"] / 10
+    return Result(c, m.label, "consistent" if ok else "not reproduced",
+                  f"{diff} cell(s) differ, largest change of scaled error {worst:.2g}",
+                  text + f"; {diff} differ", "same inputs, JIT on vs off", [], worst,
+                  (worst, worst))
+
+
+def method_evidence(c: dict, machines: list[Machine]) -> str:
+    check = c["measure"].get("check")
+    bits = []
+    for m in machines:
+        for rt in m.runtimes.values():
+            info = rt.info
+            if check == "jit-variable" and info.get("kind") == "cpython" and (
+                    info.get("jit") or {}).get("expected"):
+                env = info.get("env") or {}
+                var = "PYTHON_JIT=" + env["PYTHON_JIT"] if "PYTHON_JIT" in env else "PYTHON_JIT"
+                bits.append(f"{rt.id} on {m.arch}: ran with {var}; the worker measured the "
+                            f"JIT enabled={info['jit'].get('enabled')} "
+                            f"({info['jit'].get('method')})")
+            if check == "mojo-version" and info.get("kind") == "mojo":
+                v = (info.get("mojo") or {}).get("mojo_version") or info.get("version")
+                bits.append(f"these results ran Mojo {v} ({rt.id} on {m.arch})")
+    return "; ".join(dict.fromkeys(bits))
+
+
+EVALUATORS = {"ratio": eval_ratio_claim, "time": eval_time_claim, "cost": eval_cost_claim,
+              "jit-drift": eval_jit_drift}
+
+
+def evaluate(machines: list[Machine], data: dict | None = None) -> list[Result]:
+    """One result per (claim, machine); method claims once. Every claim gets a verdict."""
+    data = data or load_claims()
+    out = []
+    for c in data["claims"]:
+        t = c["measure"]["type"]
+        if t == "method":
+            ev = method_evidence(c, machines)
+            out.append(Result(c, None, c["verdict"], c["note"].split(". ")[0].rstrip(".")
+                              + ".", ev or "", "primary sources (cited)"))
+            continue
+        if not machines:
+            out.append(Result(c, None, "not measured", "no results"))
+            continue
+        for m in machines:
+            out.append(EVALUATORS[t](c, m, data))
+    return out
+
+
+# -- terminal output ---------------------------------------------------------------------
+
+def render_text(results: list[Result], data: dict) -> str:
+    out = [f"Published claims vs measured: {data['source']['title']}",
+           f"Article setup: {data['article_setup']['hardware']}. Absolute times compare only "
+           "on matching hardware; elsewhere the fair comparison is a speedup ratio.", ""]
+    for r in results:
+        c = r.claim
+        out.append(f"[{r.verdict}] {c['id']}  ({c['where']})")
+        out.append(f"  claim:    \"{c['quote']}\"" + (f" = {r.claimed}" if r.claimed != "—"
+                                                     else ""))
+        if r.measured:
+            where = f" on {r.machine}" if r.machine else ""
+            out.append(f"  measured: {r.measured}{where}")
+        if r.fair:
+            out.append(f"  fair:     {r.fair}")
+        for a in r.also:
+            out.append(f"  also:     {a}")
+        out.append(f"  why:      {r.reason}")
+        for s in c.get("sources", []):
+            out.append(f"  source:   {s['title']} <{s['url']}>")
+        out.append("")
+    w = max(len(r.claim["id"]) for r in results)
+    out.append(f"{'claim':<{w}}  {'claimed':>14}  {'measured':>14}  verdict")
+    out.append("-" * (w + 50))
+    for r in results:
+        meas = "-" if r.value is None else _short(r)
+        out.append(f"{r.claim['id']:<{w}}  {r.claimed:>14}  {meas:>14}  {r.verdict}")
+    counts = {v: sum(r.verdict == v for r in results) for v in VERDICTS}
+    out.append("")
+    out.append(", ".join(f"{n} {v}" for v, n in counts.items() if n))
+    return "\n".join(out)
+
+
+def _short(r: Result) -> str:
+    c = r.claim
+    if r.value is None:
+        return "-"
+    if c["unit"] == "% less time":
+        return f"{1 - r.value:.0%} less"
+    if c["measure"]["type"] == "jit-drift":
+        return f"{r.value:.2g}"
+    return fmt_value(r.value, c["unit"])
+
+
+def counts(results: list[Result]) -> dict[str, int]:
+    return {v: sum(r.verdict == v for r in results) for v in VERDICTS}
+
+
+def isfinite(x: float | None) -> bool:
+    return x is not None and math.isfinite(x)

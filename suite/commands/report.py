@@ -1,0 +1,42 @@
+"""Render a report from result documents: OUT/index.html (self-contained: inline CSS and
+charts, no network) and OUT/report.md (the same numbers in Markdown), with the raw JSON
+copied to OUT/data/ and the charts to OUT/charts/.
+
+Invalid documents are named and skipped with the reason (refused with --strict). Exit 0
+on success, 1 when there is nothing to report or --strict refused a document."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..report import build, load
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", type=Path, metavar="RESULTS",
+                   help="result documents or directories (searched for *.json)")
+    p.add_argument("-o", "--out", type=Path, default=Path("report"),
+                   help="output directory (default: %(default)s)")
+    p.add_argument("--baseline", default="cpython-3.12",
+                   help="runtime id the speedups are against (default: %(default)s)")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse to render when any document is invalid")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        built = build(args.paths, args.out, baseline=args.baseline, strict=args.strict)
+    except load.NoDocuments as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for p in built.skipped:
+        print(f"skipped {p.path}: {p.reason}", file=sys.stderr)
+    print(f"report from {built.documents} document(s) on {built.machines} machine(s):")
+    print(f"  {built.html}")
+    print(f"  {built.markdown}")
+    return 0

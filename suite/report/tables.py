@@ -1,0 +1,261 @@
+"""Every table of the report as plain data (strings), shared by the HTML and Markdown
+renderers so both print exactly the same numbers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import claims as claims_mod
+from .. import compare
+from . import model
+from .model import Entry, MachineView, fmt_ns, fmt_x
+
+
+@dataclass
+class Cell:
+    text: str
+    title: str = ""  # tooltip in HTML
+    cls: str = ""  # CSS class in HTML
+    sub: str = ""  # second line (speedup), same in Markdown after " · "
+    href: str = ""
+
+    def md(self) -> str:
+        t = self.text + (f" · {self.sub}" if self.sub else "")
+        if self.href:
+            t = f"[{t}]({self.href})"
+        return t.replace("|", "\\|")
+
+
+@dataclass
+class Table:
+    id: str
+    caption: str
+    header: list[str]
+    rows: list[list[Cell]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    cls: str = ""
+
+
+WARN = "⚠"
+
+
+def summary(v: MachineView) -> Table:
+    t = Table(f"summary-{v.machine.key}", "Median time per call (±half-width of its 95% CI) "
+              f"and speedup against {v.baseline}", ["cell", *v.runtimes], cls="summary")
+    for cid, entries in v.rows:
+        row = [Cell(cid, cls="cellid")]
+        for e in entries:
+            row.append(entry_cell(e))
+        t.rows.append(row)
+    t.notes.append(
+        "Speedup = baseline median / this median (above 1 is faster), with a 95% bootstrap CI "
+        "in the tooltip; n.s. = not significant (CI includes 1 or within 5%). Cells the "
+        "baseline lacks (Mojo flavors) are compared with the baseline's numpy cell of the "
+        "same workload, parameters and threads, and with its pure cell (1 thread). "
+        f"{WARN} = stability warning (listed below the table). Skipped cells show the "
+        "suite's estimate of one call, not a measurement.")
+    return t
+
+
+def entry_cell(e: Entry) -> Cell:
+    if e.cell is None:
+        return Cell("", cls="empty")
+    text = e.time_text()
+    cls = {"failed": "failed", "skipped": "skipped"}.get(e.status, "")
+    warn = e.warn_text()
+    if warn:
+        text += f" {WARN}"
+        cls = (cls + " warn").strip()
+    title = "; ".join(x for x in (e.ci_text(), warn, (e.cell or {}).get("error", "")) if x)
+    subs, tips = [], []
+    for sp in e.speedups:
+        subs.append(sp.text())
+        tips.append(f"speedup{(' ' + sp.label) if sp.label else ''}: {fmt_x(sp.speedup)} "
+                    f"(95% CI {sp.ci_text()}, {sp.verdict})")
+    if tips:
+        title = "; ".join(x for x in (title, *tips) if x)
+    return Cell(text, title=title, cls=cls, sub=", ".join(subs))
+
+
+def geomeans(v: MachineView) -> Table:
+    t = Table(f"geomean-{v.machine.key}", f"Geometric mean speedup against {v.baseline}",
+              ["runtime", "cells compared", "geomean speedup", "raw geomean", "faster",
+               "slower", "n.s.", "cells"], cls="geo")
+    for g in v.geo:
+        t.rows.append([Cell(g.runtime), Cell(g.against), Cell(g.text(), cls="num"),
+                       Cell(fmt_x(g.raw), cls="num"), Cell(str(g.faster)),
+                       Cell(str(g.slower)), Cell(str(g.ns)), Cell(str(g.n))])
+    t.notes.append("Geometric mean of speedups with not-significant cells counted as 1.0 "
+                   "(the pyperf / faster-cpython convention); raw: every speedup as measured.")
+    return t
+
+
+def jit(v: MachineView) -> list[Table]:
+    out = []
+    for off, on, rows, geo in v.jit:
+        t = Table(f"jit-{v.machine.key}-{on}", f"JIT on ({on}) vs off ({off})",
+                  ["cell", f"{off} (JIT off)", f"{on} (JIT on)", "speedup", "95% CI",
+                   "verdict"], cls="jit")
+        for r in rows:
+            t.rows.append([Cell(r.cell_id, cls="cellid"), Cell(r.off_text), Cell(r.on_text),
+                           Cell(fmt_x(r.speedup.speedup), cls="num"),
+                           Cell(r.speedup.ci_text()), Cell(jit_verdict(r.speedup.verdict))])
+        t.notes.append(f"Geometric mean speedup of the JIT: {geo.text()} over {geo.n} cells "
+                       f"({geo.faster} faster, {geo.slower} slower, {geo.ns} n.s.; "
+                       "n.s. counted as 1.0).")
+        t.notes.append("JIT state measured by the worker: "
+                       f"{off}: {model.jit_state(v.machine.runtimes[off])}; "
+                       f"{on}: {model.jit_state(v.machine.runtimes[on])}.")
+        out.append(t)
+    return out
+
+
+def jit_verdict(v: str) -> str:
+    return {"faster": "JIT faster", "slower": "JIT slower"}.get(v, v)
+
+
+def problems(v: MachineView) -> Table:
+    t = Table(f"problems-{v.machine.key}", "Failures and skips",
+              ["runtime", "cell", "status", "reason"], cls="problems")
+    for rid, cid, status, reason in v.problems:
+        t.rows.append([Cell(rid), Cell(cid, cls="cellid"), Cell(status, cls=status),
+                       Cell(reason)])
+    return t
+
+
+def agreement(v: MachineView) -> Table:
+    t = Table(f"agreement-{v.machine.key}", "Output agreement (emulated: no timings shown)",
+              ["runtime", "cell", "status", "max scaled error", "tolerance"], cls="agree")
+    for cid, entries in v.rows:
+        for e in entries:
+            c = e.cell
+            if c is None:
+                continue
+            chk = c.get("check") or {}
+            me = chk.get("max_error")
+            t.rows.append([Cell(e.runtime), Cell(cid, cls="cellid"), Cell(c["status"]),
+                           Cell("-" if me is None else f"{me:.3g}"),
+                           Cell("-" if chk.get("tolerance") is None
+                                else f"{chk['tolerance']:.3g}")])
+    t.notes.append("Timings under emulation (QEMU) say nothing about the hardware, so they "
+                   "are excluded from every speed table; the outputs still must agree with "
+                   "the float64 reference.")
+    return t
+
+
+def claims_table(results: list[claims_mod.Result]) -> Table:
+    t = Table("claims", "Published claims vs measured",
+              ["claim", "claimed", "measured", "hardware", "verdict", "reason"],
+              cls="claims")
+    for r in results:
+        if r.claim["kind"] == "method":
+            continue
+        t.rows.append([Cell(r.claim["quote"], title=r.claim["id"]), Cell(r.claimed),
+                       Cell(r.measured or "-", title=" | ".join(r.also)),
+                       Cell(r.machine or "-"),
+                       Cell(r.verdict, cls="v-" + r.verdict.replace(" ", "-")),
+                       Cell(r.reason, title=r.fair)])
+    return t
+
+
+def method_table(results: list[claims_mod.Result]) -> Table:
+    t = Table("method-claims", "Method claims (checked against primary sources)",
+              ["claim", "verdict", "note", "sources", "in these results"], cls="claims")
+    for r in results:
+        if r.claim["kind"] != "method":
+            continue
+        srcs = "; ".join(f"{s['title']} <{s['url']}>" for s in r.claim.get("sources", []))
+        t.rows.append([Cell(r.claim["quote"], title=r.claim["id"]),
+                       Cell(r.verdict, cls="v-" + r.verdict.replace(" ", "-")),
+                       Cell(r.claim["note"]), Cell(srcs), Cell(r.measured or "-")])
+    return t
+
+
+def host_table(v: MachineView) -> Table:
+    h = v.machine.host
+    t = Table(f"host-{v.machine.key}", "Host", ["field", "value"], cls="env")
+    mem = h.get("memory_bytes")
+    peak = h.get("peak_gflops")
+    for k, val in (("CPU", h.get("cpu_model")), ("architecture", h.get("arch")),
+                   ("cores", h.get("cores")),
+                   ("memory", f"{mem / 2**30:.1f} GiB" if mem else "-"),
+                   ("OS", h.get("os")), ("kernel", h.get("kernel")),
+                   ("SIMD", ", ".join(h.get("simd", [])) or "-"),
+                   ("emulated", "yes (QEMU)" if h.get("emulated") else "no"),
+                   ("measured peak GFLOP/s", "; ".join(
+                       f"{dt}: " + ", ".join(f"{th} thr {g:.0f}" for th, g in d.items())
+                       for dt, d in peak.items()) if peak else "not measured")):
+        t.rows.append([Cell(k), Cell(str(val))])
+    return t
+
+
+def runtime_table(v: MachineView) -> Table:
+    t = Table(f"runtimes-{v.machine.key}", "Runtimes",
+              ["runtime", "version", "build", "JIT", "NumPy / BLAS", "threads", "backend",
+               "image digest"], cls="env")
+    for rid in v.runtimes:
+        rt = v.machine.runtimes[rid]
+        i = rt.info
+        blas = i.get("blas") or {}
+        blas_t = blas.get("internal_api") or blas.get("name") or ""
+        if blas.get("version"):
+            blas_t += f" {blas['version']}"
+        build = " ".join(x for x in (i.get("implementation"), i.get("compiler")) if x)
+        if i.get("configure_args"):
+            build += f"; configure: {i['configure_args']}"
+        mojo = i.get("mojo") or {}
+        if mojo.get("mojo_version"):
+            build += f"; Mojo {mojo['mojo_version']}"
+        b = rt.backend
+        t.rows.append([Cell(rid), Cell(i.get("version", "")), Cell(build or "-"),
+                       Cell(model.jit_state(rt)),
+                       Cell(f"NumPy {i.get('numpy') or '-'}" + (f"; {blas_t}" if blas_t
+                                                                else "")),
+                       Cell(", ".join(map(str, model.threads_of(rt)))),
+                       Cell(b.get("kind", "") + (f" ({b['engine']})" if b.get("engine")
+                                                 else "")),
+                       Cell(b.get("digest") or "-")])
+    return t
+
+
+def docs_table(v: MachineView) -> Table:
+    t = Table(f"docs-{v.machine.key}", "Result documents (raw JSON)",
+              ["runtime", "run", "profile", "complete", "suite", "file"], cls="env")
+    for d in v.machine.docs:
+        doc = d.doc
+        s = doc["suite"]
+        commit = (s.get("git_commit") or "")[:10] + ("+dirty" if s.get("git_dirty") else "")
+        t.rows.append([Cell(d.runtime), Cell(doc["run"]["id"]), Cell(doc["run"]["profile"]),
+                       Cell("yes" if doc["run"]["complete"] else "NO (partial)"),
+                       Cell(f"{s['version']} {commit}".strip()),
+                       Cell(d.data_name, href=d.data_name)])
+    return t
+
+
+def warnings_list(v: MachineView) -> list[str]:
+    return [f"{rid} {cid}: {msg}" for rid, cid, msg in v.warnings]
+
+
+def noisy_caveat(v: MachineView) -> str:
+    total = sum(1 for _, es in v.rows for e in es if e.status == "ok")
+    warned = sum(1 for _, es in v.rows for e in es if e.status == "ok" and e.warnings)
+    return (f"{warned} of {total} measured cells carry a stability warning. Shared machines "
+            "and CI runners are noisy: trust ratios measured in one interleaved run more than "
+            "absolute times, and read the CIs.")
+
+
+def method_notes() -> list[str]:
+    return [
+        "Times are nanoseconds per call, from several fresh worker processes per cell; the "
+        "median and its 95% CI come from order statistics (distribution-free).",
+        f"Speedups and ratios: 95% percentile bootstrap of the ratio of medians "
+        f"({compare.RESAMPLES} resamples, fixed seed).",
+        "Significance: the CI excludes 1 and the change exceeds 5%.",
+        "Every output was checked against a float64 reference; failed checks are failures, "
+        "never times.",
+        "See docs/report.md for how to read this report.",
+    ]
+
+
+def fmt_time(ns: float | None) -> str:
+    return fmt_ns(ns)
