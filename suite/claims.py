@@ -225,6 +225,10 @@ def fmt_value(x: float | None, unit: str) -> str:
         return "no number"
     if unit == "x":
         return f"{fmt_num(x)}×"
+    if unit == "% less time":
+        return f"{x:g}% less time"
+    if unit == "relative error":
+        return f"{x:.0e} relative"
     if unit in ("USD", "USD/month"):
         return f"${x:,.0f}" + ("/month" if unit == "USD/month" else "")
     return f"{fmt_num(x)} {unit}".strip()
@@ -275,6 +279,11 @@ class Result:
                 "also": self.also, "note": c.get("note", ""), "sources": c.get("sources", [])}
 
 
+def missing_text(missing: list[str]) -> str:
+    more = f" (+{len(missing) - 1} more missing)" if len(missing) > 1 else ""
+    return (missing[0] if missing else "no results") + more
+
+
 def _ratio_text(r: Ratio, unit: str) -> str:
     if r.value is None:
         return ""
@@ -295,7 +304,7 @@ def eval_ratio_claim(c: dict, m: Machine, data: dict) -> Result:
                                                   is not None else "not measured ("
                                                   + "; ".join(ra.missing[:2]) + ")"))
     if r.value is None:
-        return Result(c, m.label, "not measured", "; ".join(r.missing[:3]), also=also)
+        return Result(c, m.label, "not measured", missing_text(r.missing), also=also)
     same = hardware_matches(m, data["article_setup"])
     tol = data["tolerance"]["same_hardware" if same else "cross_hardware"]
     claimed = tuple(spec.get("claimed_range") or (spec["claimed"], spec["claimed"]))
@@ -367,7 +376,7 @@ def eval_cost_claim(c: dict, m: Machine, data: dict) -> Result:
     r = ratio(m, spec["speedup"])
     if r.value is None:
         return Result(c, m.label, "not measured", "needs the training speedup: "
-                      + "; ".join(r.missing[:2]))
+                      + missing_text(r.missing))
 
     def cost(s: float) -> float:
         if spec["formula"] == "mojo_cost":
@@ -499,11 +508,22 @@ def render_text(results: list[Result], data: dict) -> str:
             out.append(f"  source:   {s['title']} <{s['url']}>")
         out.append("")
     w = max(len(r.claim["id"]) for r in results)
-    out.append(f"{'claim':<{w}}  {'claimed':>14}  {'measured':>14}  verdict")
-    out.append("-" * (w + 50))
+    machines = list(dict.fromkeys(r.machine for r in results if r.machine))
+    many = len(machines) > 1
+    out.append(f"{'claim':<{w}}  {'claimed':>14}  {'measured':>14}  verdict"
+               + ("          machine" if many else ""))
+    out.append("-" * (w + 50 + (20 if many else 0)))
     for r in results:
         meas = "-" if r.value is None else _short(r)
-        out.append(f"{r.claim['id']:<{w}}  {r.claimed:>14}  {meas:>14}  {r.verdict}")
+        mach = f"  {r.machine.split(' · ')[0] if r.machine else '-'}" if many else ""
+        if many and r.machine:
+            mach = f"  #{machines.index(r.machine) + 1} {r.machine.split(' · ')[0]}"
+        out.append(f"{r.claim['id']:<{w}}  {r.claimed:>14}  {meas:>14}  {r.verdict:<16}"
+                   f"{mach}".rstrip())
+    if many:
+        out += [f"  #{i + 1}: {m}" for i, m in enumerate(machines)]
+    elif machines:
+        out.append(f"measured on {machines[0]}")
     counts = {v: sum(r.verdict == v for r in results) for v in VERDICTS}
     out.append("")
     out.append(", ".join(f"{n} {v}" for v, n in counts.items() if n))

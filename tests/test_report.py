@@ -113,7 +113,7 @@ def md_tables(md: str) -> dict[str, list[list[str]]]:
                 if re.fullmatch(r"\|(---\|)+", row):
                     continue
                 cells = re.split(r"(?<!\\)\|", row.strip()[1:-1])
-                rows.append([re.sub(r"\[(.*)\]\(.*\)", r"\1", c.strip()).replace("\\|", "|")
+                rows.append([re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", c.strip()).replace("\\|", "|")
                              for c in cells])
             out.setdefault(m.group(1), rows)
     return out

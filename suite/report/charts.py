@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib import ticker
 from matplotlib.lines import Line2D
 
 from ..workloads import WORKLOADS
@@ -27,6 +28,14 @@ def _svg(fig) -> str:
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     return buf.getvalue()
+
+
+def log_ticks(axis, suffix: str) -> None:
+    """Ticks at 1, 2, 5 x 10^k labelled as plain numbers (not 2x10^0)."""
+    axis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_minor_locator(ticker.LogLocator(base=10, subs=tuple(range(1, 10))))
+    axis.set_minor_formatter(ticker.NullFormatter())
+    axis.set_major_formatter(ticker.FuncFormatter(lambda y, _: f"{y:.3g}{suffix}"))
 
 
 def relative_chart(v: MachineView) -> str | None:
@@ -60,6 +69,7 @@ def relative_chart(v: MachineView) -> str | None:
         ax.plot([gi - 0.38, gi + 0.38], [g, g], "-", color="black", lw=1.5, alpha=0.6)
     ax.axhline(1.0, color="grey", lw=1, ls="--")
     ax.set_yscale("log")
+    log_ticks(ax.yaxis, "×")
     ax.set_xticks(range(len(keys)))
     ax.set_xticklabels([f"{r}\n{f}" + ("\n(vs numpy)" if f not in ("pure", "numpy") else "")
                         for r, f in keys], fontsize=8)
@@ -68,7 +78,7 @@ def relative_chart(v: MachineView) -> str | None:
     ax.grid(axis="y", which="both", alpha=0.25)
     handles = [Line2D([], [], marker=MARKERS[i % len(MARKERS)], ls="", color=COLORS[i % len(
         COLORS)], label=w) for i, w in enumerate(workloads)]
-    handles.append(Line2D([], [], color="black", alpha=0.6, label="geometric mean"))
+    handles.append(Line2D([], [], color="black", alpha=0.6, label="geometric mean of the dots"))
     handles.append(Line2D([], [], marker="o", ls="", mfc="white", color="grey",
                           label="not significant"))
     ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5),
@@ -93,8 +103,9 @@ def gflops_charts(v: MachineView) -> dict[str, str]:
     for w, stems in by_w.items():
         n = len(stems)
         heights = [0.22 * len(es) + 0.6 for es in stems.values()]
-        fig, axes = plt.subplots(n, 1, figsize=(7.5, sum(heights) + 0.4),
-                                 gridspec_kw={"height_ratios": heights}, squeeze=False)
+        fig, axes = plt.subplots(n, 1, figsize=(7.5, sum(heights) + 0.6),
+                                 gridspec_kw={"height_ratios": heights}, squeeze=False,
+                                 layout="constrained")
         for ax, (stem, es) in zip(axes[:, 0], stems.items()):
             es = sorted(es, key=lambda e: (FLAVOR_ORDER.index(e.cell["flavor"])
                                            if e.cell["flavor"] in FLAVOR_ORDER else 99,
@@ -113,6 +124,7 @@ def gflops_charts(v: MachineView) -> dict[str, str]:
             ax.set_yticklabels(labels, fontsize=7)
             ax.invert_yaxis()
             ax.set_xscale("log")
+            log_ticks(ax.xaxis, "")
             ax.set_title(stem, fontsize=8, loc="left")
             ax.grid(axis="x", which="both", alpha=0.25)
             dtype = es[0].cell["params"].get("dtype", "float64")

@@ -21,7 +21,10 @@ font-size:13px}
 .caveat{background:#fff8e1;border-color:#f0d58c}
 .bad{background:#fdecea;border-color:#f5b5ad}
 .row{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
+.fig{flex:0 1 640px;max-width:640px}.fig .notes{max-width:640px}
 .chart{max-width:100%;height:auto;border:1px solid #eee}
+.fig img.chart{width:640px}.side{flex:1 1 420px;min-width:0}
+nav{font-size:13px;margin:4px 0 8px}nav a{margin-right:10px}
 table{border-collapse:collapse;margin:6px 0;font-size:12.5px}
 th,td{border:1px solid #ddd;padding:3px 6px;vertical-align:top;text-align:left}
 th{background:#f3f4f6;position:sticky;top:0}
@@ -56,6 +59,9 @@ def table_html(t: Table) -> str:
                 inner = f'<a href="{escape(c.href)}">{inner}</a>'
             if c.sub:
                 inner += f'<span class="sub">{escape(c.sub)}</span>'
+            if c.links:
+                inner = "; ".join(([inner] if inner else []) + [
+                    f'<a href="{escape(u)}">{escape(a)}</a>' for a, u in c.links])
             out.append(f"<td{attrs}>{inner}</td>")
         out.append("</tr>")
     out.append("</tbody></table>")
@@ -79,7 +85,17 @@ def render(ctx: dict) -> str:
          f'<p class="meta">Generated {escape(ctx["generated"])} from '
          f'{len(ctx["docs"])} result document(s) on {len(views)} machine(s). Baseline: '
          f'{escape(ctx["baseline"])}. Times are per call; lower is better. Speedup above 1 '
-         "is faster than the baseline.</p>"]
+         "is faster than the baseline.</p>",
+         '<div class="box"><b>How to read:</b> each machine gets its own section (times from '
+         "different machines are never mixed). The chart shows every cell's time relative to "
+         "the baseline on a log scale with 95% error bars; the table beside it gives the "
+         "geometric-mean speedups; the big table gives every cell's median time and its "
+         f"speedup. {tables.WARN} marks a stability warning, <i>n.s.</i> a difference that is "
+         "not significant. The claims section checks the article's published numbers.</div>"]
+    links = [f'<a href="#m-{v.machine.key}">{escape(v.machine.arch)}'
+             f'{" (emulated)" if v.machine.emulated else ""}</a>' for v in views]
+    p.append("<nav>Jump to: " + "".join(links) + '<a href="#claims">claims</a>'
+             '<a href="#environment">environment</a><a href="#methods">methods</a></nav>')
     if ctx["problems"]:
         p.append('<div class="box bad"><b>Skipped invalid documents:</b><ul>')
         p += [f"<li><code>{escape(str(x.path))}</code>: {escape(x.reason)}</li>"
@@ -98,11 +114,12 @@ def render(ctx: dict) -> str:
         f = figs.get(m.key, {})
         p.append('<div class="row">')
         if "relative" in f:
-            p.append("<div>" + img(f["relative"], f"time relative to {v.baseline}, log scale")
+            p.append('<div class="fig">' + img(f["relative"],
+                                               f"time relative to {v.baseline}, log scale")
                      + '<p class="notes">One dot per cell: time relative to the baseline\'s '
                      "same cell (Mojo flavors: its numpy cell), log scale, 95% bootstrap "
                      "error bars; hollow = not significant; bar = geometric mean.</p></div>")
-        p.append("<div>" + table_html(tables.geomeans(v)) + "</div></div>")
+        p.append('<div class="side">' + table_html(tables.geomeans(v)) + "</div></div>")
         p.append(table_html(tables.summary(v)))
         warns = tables.warnings_list(v)
         if warns:
@@ -113,8 +130,10 @@ def render(ctx: dict) -> str:
         gf = [(k[7:], s) for k, s in f.items() if k.startswith("gflops-")]
         if gf:
             p.append("<h3>GFLOP/s against the machine's measured peak</h3><div class='row'>")
-            p += ["<div>" + img(s, f"GFLOP/s of {w}") + f'<p class="notes">{escape(w)}</p>'
-                  "</div>" for w, s in gf]
+            p += ['<div class="fig">' + img(s, f"GFLOP/s of {w}")
+                  + f'<p class="notes">{escape(w)}: GFLOP/s of every measured cell (log), '
+                  "error bars from the median's CI; red lines: measured peak when the results "
+                  "carry it.</p></div>" for w, s in gf]
             p.append("</div>")
         jts = tables.jit(v)
         p.append("<h3>JIT on vs off</h3>")
@@ -135,7 +154,7 @@ def render(ctx: dict) -> str:
     counts = tables.claims_mod.counts(ctx["claims"])
     p.append('<p class="meta">' + escape(", ".join(f"{n} {k}" for k, n in counts.items()
                                                       if n)) + "</p>")
-    p.append(table_html(tables.claims_table(ctx["claims"])))
+    p += [table_html(t) for t in tables.claims_tables(ctx["claims"])]
     p.append(table_html(tables.method_table(ctx["claims"])))
     p.append('<h2 id="environment">Environment</h2>')
     for v in views:

@@ -68,7 +68,7 @@ def render(ctx: dict) -> str:
           "comparison is a speedup ratio.", ""]
     counts = tables.claims_mod.counts(ctx["claims"])
     p += [", ".join(f"{n} {k}" for k, n in counts.items() if n), ""]
-    p.append(table_md(tables.claims_table(ctx["claims"])))
+    p += [table_md(t) for t in tables.claims_tables(ctx["claims"])]
     p.append(table_md(tables.method_table(ctx["claims"])))
     p += ["## Environment", ""]
     for v in views:

@@ -18,11 +18,14 @@ class Cell:
     cls: str = ""  # CSS class in HTML
     sub: str = ""  # second line (speedup), same in Markdown after " · "
     href: str = ""
+    links: list[tuple[str, str]] = field(default_factory=list)  # (title, url) after text
 
     def md(self) -> str:
         t = self.text + (f" · {self.sub}" if self.sub else "")
         if self.href:
             t = f"[{t}]({self.href})"
+        if self.links:
+            t = "; ".join(([t] if t else []) + [f"[{a}]({u})" for a, u in self.links])
         return t.replace("|", "\\|")
 
 
@@ -143,19 +146,24 @@ def agreement(v: MachineView) -> Table:
     return t
 
 
-def claims_table(results: list[claims_mod.Result]) -> Table:
-    t = Table("claims", "Published claims vs measured",
-              ["claim", "claimed", "measured", "hardware", "verdict", "reason"],
-              cls="claims")
+def claims_tables(results: list[claims_mod.Result]) -> list[Table]:
+    """One table per machine (the hardware the numbers were measured on)."""
+    by: dict[str, list[claims_mod.Result]] = {}
     for r in results:
-        if r.claim["kind"] == "method":
-            continue
-        t.rows.append([Cell(r.claim["quote"], title=r.claim["id"]), Cell(r.claimed),
-                       Cell(r.measured or "-", title=" | ".join(r.also)),
-                       Cell(r.machine or "-"),
-                       Cell(r.verdict, cls="v-" + r.verdict.replace(" ", "-")),
-                       Cell(r.reason, title=r.fair)])
-    return t
+        if r.claim["kind"] != "method":
+            by.setdefault(r.machine or "no results", []).append(r)
+    out = []
+    for i, (machine, rs) in enumerate(by.items()):
+        t = Table(f"claims-{i}", f"Published claims vs measured on {machine}",
+                  ["claim", "claimed", "measured", "verdict", "reason"], cls="claims")
+        for r in rs:
+            tip = " | ".join(x for x in (r.fair, *r.also, r.claim.get("note", "")) if x)
+            t.rows.append([Cell(r.claim["quote"], title=r.claim["id"]), Cell(r.claimed),
+                           Cell(r.measured or "-", title=tip),
+                           Cell(r.verdict, cls="v-" + r.verdict.replace(" ", "-")),
+                           Cell(r.reason)])
+        out.append(t)
+    return out
 
 
 def method_table(results: list[claims_mod.Result]) -> Table:
@@ -164,10 +172,10 @@ def method_table(results: list[claims_mod.Result]) -> Table:
     for r in results:
         if r.claim["kind"] != "method":
             continue
-        srcs = "; ".join(f"{s['title']} <{s['url']}>" for s in r.claim.get("sources", []))
+        srcs = [(s["title"], s["url"]) for s in r.claim.get("sources", [])]
         t.rows.append([Cell(r.claim["quote"], title=r.claim["id"]),
                        Cell(r.verdict, cls="v-" + r.verdict.replace(" ", "-")),
-                       Cell(r.claim["note"]), Cell(srcs), Cell(r.measured or "-")])
+                       Cell(r.claim["note"]), Cell("", links=srcs), Cell(r.measured or "-")])
     return t
 
 
