@@ -288,6 +288,8 @@ def _ratio_text(r: Ratio, unit: str) -> str:
     if r.value is None:
         return ""
     est = " (includes an estimated time)" if r.estimate else ""
+    if any(f.cell.get("warnings") for a, b, _ in r.terms for f in (a, b)):
+        est += " ⚠ stability warnings on the cells"
     if unit == "% less time":
         return (f"{1 - r.value:.0%} less time (time ratio {r.value:.3g}, 95% CI "
                 f"{r.ci[0]:.3g}–{r.ci[1]:.3g}){est}")
@@ -318,9 +320,13 @@ def eval_ratio_claim(c: dict, m: Machine, data: dict) -> Result:
     if ok:
         reason = f"claim within the measured 95% CI ±{tol:.0%}"
     else:
-        reason = (f"measured {fmt_num(r.value)} vs claimed {fmt_num(claimed[0])}"
-                  + (f"–{fmt_num(claimed[1])}" if claimed[1] != claimed[0] else "")
-                  + f" (time ratio; {factor_text(r.value, claimed[0])})")
+        if c["unit"] == "% less time":
+            reason = (f"measured {1 - r.value:.0%} less time (ratio {r.value:.2f}) vs claimed "
+                      f"{c['value']:g}% (ratio {claimed[0]:.2f})")
+        else:
+            reason = (f"measured {fmt_num(r.value)}× vs claimed {fmt_num(claimed[0])}"
+                      + (f"–{fmt_num(claimed[1])}" if claimed[1] != claimed[0] else "")
+                      + f"× ({factor_text(r.value, claimed[0])})")
         if r.estimate:
             reason += "; uses an estimated time"
     return Result(c, m.label, "consistent" if ok else "not reproduced", reason, text, fair,

@@ -324,3 +324,26 @@ def test_missing_baseline_falls_back_and_says_so(tmp_path):
     built = build([d], tmp_path / "rep", baseline="cpython-9.9")
     md = built.markdown.read_text()
     assert "the requested baseline cpython-9.9 has no results" in md
+
+
+def test_jit_on_vs_off_table(tmp_path):
+    p = {"dtype": "float64", "n": 48}
+    d = tmp_path / "jit"
+    d.mkdir()
+    off = make_doc("cpython-3.13", [make_cell("matmul", p, "pure", 1, _xs(4_000_000)),
+                                    make_cell("matmul", p, "numpy", 1, _xs(4_000))])
+    on = make_doc("cpython-3.13-jit", [make_cell("matmul", p, "pure", 1, _xs(3_200_000)),
+                                       make_cell("matmul", p, "numpy", 1, _xs(4_000))],
+                  jit=True)
+    (d / "off.json").write_text(json.dumps(off))
+    (d / "on.json").write_text(json.dumps(on))
+    built = build([d], tmp_path / "rep")
+    md = built.markdown.read_text()
+    html = built.html.read_text()
+    assert "**JIT on (cpython-3.13-jit) vs off (cpython-3.13)**" in md
+    jit_md = md.split("**JIT on (cpython-3.13-jit)")[1]
+    row = next(r for r in jit_md.splitlines() if r.startswith("| matmul[dtype=float64,n=48]/pure"))
+    assert "1.25×" in row and "JIT faster" in row
+    assert "JIT state measured by the worker" in md and "built, enabled" in md
+    t = parse(html).tables["jit-" + load.group(load.load([d])[0])[0].key + "-cpython-3.13-jit"]
+    assert any("1.25×" in c for r in t for c in r)

@@ -36,9 +36,10 @@ def build(paths: list[Path], out_dir: Path, baseline: str = "cpython-3.12",
     data = claims.load_claims()
     claim_results = claims.evaluate(machines, data)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for sub in ("data", "charts"):
-        if (out_dir / sub).is_dir():
-            shutil.rmtree(out_dir / sub)
+    # Stale outputs of an earlier report (only files this function writes).
+    for pattern in ("data/**/*.json", "charts/*.svg"):
+        for f in out_dir.glob(pattern):
+            f.unlink()
     for d in docs:
         dest = out_dir / d.data_name
         dest.parent.mkdir(parents=True, exist_ok=True)

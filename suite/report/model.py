@@ -34,7 +34,9 @@ def fmt_x(x: float | None) -> str:
         return f"{x:,.0f}×"
     if x >= 10:
         return f"{x:.1f}×"
-    return f"{x:.2f}×"
+    if x >= 0.1:
+        return f"{x:.2f}×"
+    return f"{x:.2g}×"
 
 
 def fmt_pct(x: float) -> str:
