@@ -87,3 +87,15 @@ clean:
 	rm -rf .cache .pytest_cache .hypothesis .ruff_cache $(REPORT)
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 	rm -rf $(VENV)
+
+# Base images without a registry: debootstrap + import, tagged as the Dockerfiles expect
+# (localhost/debian:trixie-slim-<arch>). ARCH="amd64 arm64" for both.
+base-images:
+	ENGINE="$(ENGINE)" sh docker/base-images.sh $(ARCH)
+
+# The runtime images for RUNTIMES (default: all) on ARCH; built only when missing.
+# BUILD_MODE=fast: no PGO/LTO (dev, CI). EXTRA_CA=<bundle>, BASE_IMAGE=<ref@digest>.
+images: venv
+	$(PY) -m suite.commands.images $(if $(RUNTIMES),--runtime "$(RUNTIMES)") \
+	  $(if $(ARCH),--arch $(ARCH)) $(if $(ENGINE),--engine $(ENGINE)) \
+	  $(if $(BUILD_MODE),--mode $(BUILD_MODE))

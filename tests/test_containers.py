@@ -1,0 +1,241 @@
+"""The container backend and images: bad input (no engine needed), and real builds and runs
+with Podman or Docker (marked `containers`; skipped when no engine is usable unless
+SUITE_REQUIRE_CONTAINERS=1). The real runs use docker/debian-python.Dockerfile, a small
+image (Debian's own python3 + NumPy), so that arm64 under QEMU takes minutes, not hours."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from suite import images, profiles, results
+from suite.backends import Unavailable
+from suite.backends.engine import NoEngine, detect
+from suite.runner import Run
+from suite.runtimes import Runtime
+
+ROOT = Path(__file__).resolve().parent.parent
+SHA = "93e583f243454e6e9e4588ca2c2662206ad961659863277afcdb96801647d640"
+
+
+def suite(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True,
+                          text=True, env={**os.environ, **(env or {})}, timeout=600)
+
+
+def cpython_rt(**image) -> Runtime:
+    return Runtime(id="cpython-3.13", kind="cpython", python="3.13", jit=False,
+                   flavors=("pure", "numpy"), image={"recipe": "cpython",
+                                                     "python_version": "3.13.5",
+                                                     "python_sha256": SHA, **image})
+
+
+# -- bad input, no engine needed ---------------------------------------------------------
+def test_unknown_arch_is_a_clear_error():
+    p = suite("suite", "run", "--backend", "container", "--arch", "sparc64",
+              "-r", "cpython-3.13", "-p", "smoke")
+    assert p.returncode == 2
+    assert "unknown ARCH 'sparc64'" in p.stderr and "amd64" in p.stderr
+
+
+def test_unknown_runtime_is_a_clear_error():
+    p = suite("suite.commands.images", "-r", "cpython-2.7")
+    assert p.returncode == 2
+    assert "unknown runtime(s) cpython-2.7" in p.stderr
+
+
+def test_missing_engine(tmp_path):
+    env = {"PATH": str(tmp_path), "ENGINE": ""}  # no docker, no podman on PATH
+    p = suite("suite.backends.engine", env=env)
+    assert p.returncode == 1
+    assert "no container engine found" in p.stderr
+    p = suite("suite", "run", "--backend", "container", "-r", "cpython-3.13", "-p", "smoke",
+              env=env)
+    assert p.returncode == 2 and "no container engine found" in p.stderr
+    p = suite("suite.backends.engine", "nosuch")
+    assert p.returncode == 1 and "unknown engine 'nosuch'" in p.stderr
+
+
+def test_detect_without_any_engine(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(NoEngine, match="no container engine found"):
+        detect()
+
+
+def test_cached_tarball_with_wrong_hash_names_both(tmp_path):
+    src = tmp_path / "sources"
+    src.mkdir()
+    (src / "Python-3.13.5.tar.xz").write_bytes(b"not the release")
+    got = hashlib.sha256(b"not the release").hexdigest()
+    with pytest.raises(images.SourceUnavailable) as exc:
+        images.fetch_source(cpython_rt(), tmp_path, log=lambda m: None)
+    assert SHA in str(exc.value) and got in str(exc.value) and "mismatch" in str(exc.value)
+
+
+def test_downloaded_tarball_with_wrong_hash_is_discarded(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXTRA_CA", "none")
+    body = b"a mirror serving other bytes"
+    with pytest.raises(images.SourceUnavailable) as exc:
+        images.fetch_source(cpython_rt(mirrors=["http://mirror.invalid/x"]), tmp_path,
+                            log=lambda m: None, urlopen=lambda url: io.BytesIO(body))
+    msg = str(exc.value)
+    assert SHA in msg and hashlib.sha256(body).hexdigest() in msg
+    assert not list((tmp_path / "sources").iterdir())  # nothing kept
+
+
+def test_unobtainable_source_is_unavailable_with_the_reason(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXTRA_CA", "none")
+
+    def refuse(url):
+        raise OSError(f"connection refused: {url}")
+
+    with pytest.raises(Unavailable, match=r"cannot be obtained here.*connection refused"):
+        images.fetch_source(cpython_rt(), tmp_path, log=lambda m: None, urlopen=refuse)
+
+
+def test_verified_download_is_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXTRA_CA", "none")
+    body = b"pretend release"
+    rt = cpython_rt(python_sha256=hashlib.sha256(body).hexdigest())
+    p = images.fetch_source(rt, tmp_path, log=lambda m: None, urlopen=lambda u: io.BytesIO(body))
+    assert p.read_bytes() == body
+    assert images.fetch_source(rt, tmp_path, urlopen=None) == p  # from the cache now
+
+
+def test_runtimes_file_pins_every_cpython_image():
+    from suite import runtimes
+
+    for rid, rt in runtimes.load().items():
+        assert rt.image.get("recipe"), rid
+        assert (ROOT / "docker" / f"{rt.image['recipe']}.Dockerfile").is_file()
+        if rt.kind == "cpython":
+            assert len(rt.image["python_sha256"]) == 64
+            assert rt.image["python_version"].startswith(rt.python + ".")
+            assert (rt.image["jit_flag"] == "yes-off") is rt.jit
+            assert bool(rt.image["llvm"]) is rt.jit  # the only difference
+
+
+def test_jit_and_plain_images_differ_only_in_jit_flag_and_llvm(tmp_path, monkeypatch):
+    from suite import runtimes
+
+    known = runtimes.load()
+    src = tmp_path / "sources"
+    src.mkdir()
+    monkeypatch.setattr(images, "fetch_source", lambda rt, c, log=None: src / "x")
+    for v in ("3.13", "3.14"):
+        a = images.spec(known[f"cpython-{v}"], "amd64", "fast", tmp_path).build_args
+        b = images.spec(known[f"cpython-{v}-jit"], "amd64", "fast", tmp_path).build_args
+        diff = {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
+        assert diff == {"JIT", "LLVM_VERSION"}, diff
+
+
+# -- real engine -------------------------------------------------------------------------
+def engine_or_skip():
+    try:
+        return detect()
+    except NoEngine as exc:
+        if os.environ.get("SUITE_REQUIRE_CONTAINERS"):
+            raise
+        pytest.skip(str(exc))
+
+
+def small_rt() -> Runtime:
+    return Runtime(id="test-debian-python", kind="cpython", python="3.13", jit=False,
+                   flavors=("pure", "numpy"), image={"recipe": "debian-python"})
+
+
+def base_or_skip(engine, arch):
+    if images.inspect(engine, images.base_image(arch)) is None:
+        msg = f"no base image for {arch}: run `make base-images ARCH={arch}`"
+        if os.environ.get("SUITE_REQUIRE_CONTAINERS"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("container-cache")
+
+
+@pytest.mark.containers
+def test_failed_build_is_a_clear_error(cache, tmp_path, monkeypatch):
+    engine = engine_or_skip()
+    base_or_skip(engine, images.host_arch())
+    (tmp_path / "broken.Dockerfile").write_text(
+        "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN echo compiling && exit 3\n")
+    monkeypatch.setattr(images, "DOCKER", tmp_path)
+    rt = Runtime(id="broken", kind="cpython", python="3.13", jit=False, flavors=("pure",),
+                 image={"recipe": "broken"})
+    with pytest.raises(images.BuildFailed) as exc:
+        images.ensure(engine, rt, images.host_arch(), "fast", cache, log=lambda m: None)
+    msg = str(exc.value)
+    assert "building the image for broken" in msg and "failed with exit code" in msg
+    assert "full log:" in msg
+
+
+@pytest.mark.containers
+def test_container_dying_mid_run_keeps_finished_results(cache, tmp_path):
+    from suite.backends.container import ContainerBackend, run_container
+
+    engine = engine_or_skip()
+    base_or_skip(engine, images.host_arch())
+
+    class Dying(ContainerBackend):
+        calls = 0
+
+        def run_worker(self, rt, job, env, timeout):
+            self.calls += 1
+            if self.calls <= 4:  # 3 calibrations and one measuring process
+                return super().run_worker(rt, job, env, timeout)
+            name = f"bench-test-dying-{os.getpid()}-{self.calls}"
+            cmd = [*self.run_cmd(rt, [], {}, name), "sh", "-c",
+                   "python3 -c 'import os; os.kill(os.getpid(), 9)'; exit $?"]
+            return run_container(self.engine, cmd, name, Path(job["result"]), timeout)
+
+    rt = small_rt()
+    be = Dying(cache, engine=engine.name)
+    rec = be.prepare(rt)
+    run = Run([rt], be, profiles.get("smoke"), tmp_path / "results", cache,
+              workloads=["gelu"], flavors=["pure", "numpy"], log=lambda m: None,
+              backend_records={rt.id: rec})
+    status = run.execute()
+    assert status == 1
+    doc = results.load(run.paths[rt.id])
+    cells = doc["cells"]
+    assert len(cells) >= 2
+    assert cells[0]["samples"] and cells[0]["processes"] == 1  # finished work is kept
+    errors = [c.get("error", "") for c in cells if c["status"] == "failed"]
+    assert errors and all("exited with code 137" in e and "killed" in e for e in errors)
+
+
+@pytest.mark.containers
+@pytest.mark.slow
+def test_arm64_under_qemu_is_marked_emulated(cache, tmp_path):
+    from suite.backends.container import ContainerBackend
+
+    engine = engine_or_skip()
+    if images.host_arch() == "arm64":
+        pytest.skip("arm64 host: nothing to emulate")
+    base_or_skip(engine, "arm64")
+    rt = small_rt()
+    be = ContainerBackend(cache, arch="arm64", engine=engine.name)
+    rec = be.prepare(rt)
+    assert rec["emulated"] is True and rec["arch"] == "arm64"
+    assert rec["digest"].startswith("sha256:")
+    run = Run([rt], be, profiles.get("smoke"), tmp_path / "results", cache,
+              workloads=["gelu"], flavors=["numpy"], log=lambda m: None,
+              backend_records={rt.id: rec})
+    status = run.execute()
+    doc = results.load(run.paths[rt.id])
+    assert status == 0, json.dumps(doc["cells"], indent=1)[:3000]
+    assert doc["host"]["emulated"] is True
+    assert doc["runtime"]["machine"] == "aarch64"
+    assert doc["backend"]["kind"] == "container" and doc["backend"]["digest"] == rec["digest"]
+    assert all(c["status"] == "ok" for c in doc["cells"])
