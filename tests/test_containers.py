@@ -230,7 +230,7 @@ def test_arm64_under_qemu_is_marked_emulated(cache, tmp_path):
     assert rec["emulated"] is True and rec["arch"] == "arm64"
     assert rec["digest"].startswith("sha256:")
     run = Run([rt], be, profiles.get("smoke"), tmp_path / "results", cache,
-              workloads=["gelu"], flavors=["numpy"], log=lambda m: None,
+              workloads=["gelu"], flavors=["pure"], log=lambda m: None,
               backend_records={rt.id: rec})
     status = run.execute()
     doc = results.load(run.paths[rt.id])
