@@ -3,25 +3,30 @@
 naive: the direct seven-deep scalar loop with bounds checks.
 simd:  the article's kind: for each output row, for each tap (c, di, dj), a vectorized
        axpy of the shifted input row into the output row. No tiling, one thread.
-best:  a direct convolution written as an implicit GEMM. For each output row (n, i) the
-       KH input rows of every channel are copied into a zero-padded scratch strip (so the
-       padding costs no branches), the filter bank is packed as [F/4][C*KH*KW][4], and a
-       register-blocked kernel computes 4 filters x JB vectors (JB <= 7, up to 112 output
-       pixels) with 28 zmm accumulators: per tap JB unaligned loads of the strip, 4
-       broadcasts, 4*JB FMAs. Rows (n, i) are split into contiguous ranges, one per
+best:  a direct convolution written as an implicit GEMM (im2col done one output row
+       at a time, in L1). For each output row (n, i) and each tap r = (c, di, dj) the
+       shifted, zero-padded input row x[n, c, i+di-p, j+dj-p] (j = 0..W) is copied into
+       row r of a 64-byte aligned scratch strip, so padding costs no branches and every
+       load in the kernel is aligned. The filter bank is packed as [F/FB][C*KH*KW][FB].
+       A register-blocked kernel computes FB filters x JB vectors of output pixels in zmm
+       accumulators (per tap JB aligned loads, FB broadcasts, FB*JB FMAs) into an L1
+       staging row, which is then copied to y; outputs of 64 MB or more (the benchmark's
+       is 411 MB) are written with non-temporal stores, since writing y is what bounds
+       this convolution (27 FMAs per output element). Rows (n, i) are split into contiguous ranges, one per
        worker; every output element is computed by the same operations whatever the
        split, so results are bitwise identical for any thread count.
 """
 
-from std.sys import simd_width_of
+from std.sys import simd_width_of, get_defined_int, llvm_intrinsic
 from std.collections import Array
 from max.algorithm import parallelize
 
 from common import Ptr, IPtr, scratch, split_range
 
 comptime F32 = DType.float32
-comptime FB = 4
-comptime JBMAX = 7
+comptime FB = get_defined_int["CONV_FB", 4]()  # filters per register tile
+comptime JBMAX = get_defined_int["CONV_JB", 6]()  # output vectors per register tile
+comptime STREAM_BYTES = get_defined_int["CONV_STREAM_MB", 64]() * 1024 * 1024
 
 
 def conv2d_naive(
@@ -93,53 +98,60 @@ def conv2d_simd(
 
 @always_inline
 def conv_kernel[JB: Int](
-    KK: Int, off: IPtr, strip: Ptr[F32], wpb: Ptr[F32], j0: Int,
-    ybase: Ptr[F32], HW: Int, W: Int, fvalid: Int, bias: Ptr[F32],
+    KK: Int, RS: Int, strip: Ptr[F32], wpb: Ptr[F32], j0: Int, stage: Ptr[F32],
+    bias: Ptr[F32],
 ):
-    """ybase[f*HW + j0 + ...] = bias[f] + sum_r wpb[r*FB+f] * strip[off[r] + j0 + ...]."""
+    """stage[f*RS + j0 + ...] = bias[f] + sum_r wpb[r*FB+f] * strip[r*RS + j0 + ...]."""
     comptime V = simd_width_of[F32]()
     var acc = Array[SIMD[F32, V], FB * JB](fill=0)
     for r in range(KK):
-        var xo = strip.unsafe_offset(Int(off[unsafe_offset=r]) + j0)
-        var xv = Array[SIMD[F32, V], JB](uninitialized=True)
-        comptime for v in range(JB):
-            xv[v] = xo.unsafe_load[width=V](v * V)
+        var xo = strip.unsafe_offset(r * RS + j0)
+        var wv = Array[SIMD[F32, V], FB](uninitialized=True)
         comptime for f in range(FB):
-            var wv = SIMD[F32, V](wpb[unsafe_offset=r * FB + f])
-            comptime for v in range(JB):
-                acc[f * JB + v] = wv.fma(xv[v], acc[f * JB + v])
+            wv[f] = SIMD[F32, V](wpb[unsafe_offset=r * FB + f])
+        comptime for v in range(JB):
+            var xv = xo.unsafe_load[width=V, alignment=64](v * V)
+            comptime for f in range(FB):
+                acc[f * JB + v] = wv[f].fma(xv, acc[f * JB + v])
     comptime for f in range(FB):
-        if f < fvalid:
-            var yrow = ybase.unsafe_offset(f * HW)
-            var b = SIMD[F32, V](bias[unsafe_offset=f])
-            comptime for v in range(JB):
-                var col = j0 + v * V
-                var val = acc[f * JB + v] + b
-                if col + V <= W:
-                    yrow.unsafe_store(col, val)
-                else:
-                    for lane in range(W - col):
-                        yrow[unsafe_offset=col + lane] = val[lane]
+        var b = SIMD[F32, V](bias[unsafe_offset=f])
+        comptime for v in range(JB):
+            stage.unsafe_store[alignment=64](f * RS + j0 + v * V, acc[f * JB + v] + b)
 
 
 @always_inline
 def conv_row_segment(
-    nv: Int, KK: Int, off: IPtr, strip: Ptr[F32], wpb: Ptr[F32], j0: Int,
-    ybase: Ptr[F32], HW: Int, W: Int, fvalid: Int, bias: Ptr[F32],
+    nv: Int, KK: Int, RS: Int, strip: Ptr[F32], wpb: Ptr[F32], j0: Int, stage: Ptr[F32],
+    bias: Ptr[F32],
 ):
     """Dispatch a run of nv (< JBMAX) vectors to the kernel of that width."""
-    if nv == 1:
-        conv_kernel[1](KK, off, strip, wpb, j0, ybase, HW, W, fvalid, bias)
-    elif nv == 2:
-        conv_kernel[2](KK, off, strip, wpb, j0, ybase, HW, W, fvalid, bias)
-    elif nv == 3:
-        conv_kernel[3](KK, off, strip, wpb, j0, ybase, HW, W, fvalid, bias)
-    elif nv == 4:
-        conv_kernel[4](KK, off, strip, wpb, j0, ybase, HW, W, fvalid, bias)
-    elif nv == 5:
-        conv_kernel[5](KK, off, strip, wpb, j0, ybase, HW, W, fvalid, bias)
-    elif nv == 6:
-        conv_kernel[6](KK, off, strip, wpb, j0, ybase, HW, W, fvalid, bias)
+    comptime for jb in range(1, JBMAX):
+        if nv == jb:
+            conv_kernel[jb](KK, RS, strip, wpb, j0, stage, bias)
+
+
+@always_inline
+def flush_row[streaming: Bool](src: Ptr[F32], dst: Ptr[F32], n: Int):
+    """dst[0:n] = src[0:n]; with `streaming`, the 64-byte aligned middle of dst is
+    written with non-temporal stores (no read-for-ownership of output lines that will
+    not be read again soon)."""
+    comptime V = simd_width_of[F32]()
+    var j = 0
+    comptime if streaming:
+        var head = min(n, ((64 - Int(dst) % 64) % 64) // 4)
+        while j < head:
+            dst[unsafe_offset=j] = src[unsafe_offset=j]
+            j += 1
+        while j + V <= n:
+            dst.unsafe_store[alignment=64, non_temporal=True](j, src.unsafe_load[width=V](j))
+            j += V
+    else:
+        while j + V <= n:
+            dst.unsafe_store(j, src.unsafe_load[width=V](j))
+            j += V
+    while j < n:
+        dst[unsafe_offset=j] = src[unsafe_offset=j]
+        j += 1
 
 
 def conv2d_best(
@@ -165,19 +177,18 @@ def conv2d_best(
     for f in range(nfb * FB):
         bp[unsafe_offset=f] = bias[unsafe_offset=f] if f < F else 0
     var nvec = (W + V - 1) // V
-    var WP = nvec * V + KS - 1 + V  # strip row: index jj holds input column jj - p
-    var off = scratch[DType.int64](KK)
-    for c in range(C):
-        for di in range(KS):
-            for dj in range(KS):
-                off[unsafe_offset=(c * KS + di) * KS + dj] = Int64((c * KS + di) * WP + dj)
+    var RS = nvec * V  # strip row stride: a multiple of 16 floats, so rows stay aligned
     var rows = N * H
     var nt = max(1, min(threads, rows))
+    # Outputs much larger than the caches are written with streaming stores.
+    var streaming = N * F * HW * 4 >= STREAM_BYTES
 
-    def work(t: Int) {x, y, wp, bp, off, N, C, H, W, F, KS, p, KK, nfb, HW, nvec, WP, rows, nt}:
+    def work(t: Int) {x, y, wp, bp, N, C, H, W, F, KS, p, KK, nfb, HW, nvec, RS, rows, nt, streaming}:
         var r = split_range(rows, nt, t)
-        var strip = scratch[F32](C * KS * WP)
-        for q in range(C * KS * WP):
+        # strip[r * RS + j] = x[n, c, i + di - p, j + dj - p] for tap r = (c, di, dj), 0 outside
+        var strip = scratch[F32](KK * RS)
+        var stage = scratch[F32](FB * RS)  # one register tile row block, flushed to y
+        for q in range(KK * RS):
             strip[unsafe_offset=q] = 0
         for row in range(r[0], r[1]):
             var n = row // H
@@ -185,31 +196,47 @@ def conv2d_best(
             for c in range(C):
                 for di in range(KS):
                     var ii = i + di - p
-                    var dst = strip.unsafe_offset((c * KS + di) * WP + p)
-                    if ii >= 0 and ii < H:
-                        var src = x.unsafe_offset(((n * C + c) * H + ii) * W)
-                        var j = 0
-                        while j + V <= W:
+                    for dj in range(KS):
+                        var dst = strip.unsafe_offset(((c * KS + di) * KS + dj) * RS)
+                        if ii < 0 or ii >= H:
+                            for j in range(W):
+                                dst[unsafe_offset=j] = 0
+                            continue
+                        var src = x.unsafe_offset(((n * C + c) * H + ii) * W + dj - p)
+                        # output column j reads input column j + dj - p
+                        var lo = max(0, p - dj)
+                        var hi = min(W, W + p - dj)
+                        for j in range(lo):
+                            dst[unsafe_offset=j] = 0
+                        var j = lo
+                        while j + V <= hi:
                             dst.unsafe_store(j, src.unsafe_load[width=V](j))
                             j += V
-                        while j < W:
+                        while j < hi:
                             dst[unsafe_offset=j] = src[unsafe_offset=j]
                             j += 1
-                    else:
-                        for j in range(W):
-                            dst[unsafe_offset=j] = 0
+                        for jj in range(hi, W):
+                            dst[unsafe_offset=jj] = 0
             for fb in range(nfb):
                 var fvalid = min(FB, F - fb * FB)
                 var wpb = wp.unsafe_offset(fb * KK * FB)
-                var ybase = y.unsafe_offset((n * F + fb * FB) * HW + i * W)
                 var bb = bp.unsafe_offset(fb * FB)
                 var v0 = 0
                 while nvec - v0 >= JBMAX:
-                    conv_kernel[JBMAX](KK, off, strip, wpb, v0 * V, ybase, HW, W, fvalid, bb)
+                    conv_kernel[JBMAX](KK, RS, strip, wpb, v0 * V, stage, bb)
                     v0 += JBMAX
                 if nvec > v0:
-                    conv_row_segment(nvec - v0, KK, off, strip, wpb, v0 * V, ybase, HW, W, fvalid, bb)
+                    conv_row_segment(nvec - v0, KK, RS, strip, wpb, v0 * V, stage, bb)
+                var ybase = y.unsafe_offset((n * F + fb * FB) * HW + i * W)
+                for f in range(fvalid):
+                    if streaming:
+                        flush_row[True](stage.unsafe_offset(f * RS), ybase.unsafe_offset(f * HW), W)
+                    else:
+                        flush_row[False](stage.unsafe_offset(f * RS), ybase.unsafe_offset(f * HW), W)
+        if streaming:
+            llvm_intrinsic["llvm.x86.sse.sfence", NoneType]()
         strip.unsafe_free()
+        stage.unsafe_free()
 
     if nt == 1:
         work(0)
@@ -217,4 +244,3 @@ def conv2d_best(
         parallelize(work, nt, nt)
     wp.unsafe_free()
     bp.unsafe_free()
-    off.unsafe_free()

@@ -3,12 +3,11 @@
 gelu(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
   naive: scalar loop calling tanh.
   simd:  the same formula on SIMD vectors (std.math.tanh), one thread.
-  best:  the identity 0.5 (1 + tanh(z)) = 1 / (1 + exp(-2 z)) gives
-         gelu(x) = x / (1 + exp(-2 z)): one exp and one division per element, no
-         cancellation in 1 + tanh(z) for negative x; chunks split across workers.
-         float64 keeps the tanh form: std.math.exp is ~250 ulp off in float64.
-         Special values match the reference: gelu(+inf) = +inf, gelu(-inf) = nan,
-         nan -> nan.
+  best:  the same formula written as h + h tanh(z) with h = x/2 and z = x (c0 + c1 x^2)
+         (one FMA less), four vectors per iteration, chunks split across workers.
+         (x / (1 + exp(-2z)) was tried: the division makes it slower, and std.math.exp
+         is ~250 ulp off in float64.) Special values match the reference:
+         gelu(+inf) = +inf, gelu(-inf) = nan, nan -> nan.
 
 xent: loss[i] = (m_i - l[i, label_i]) + log(sum_j exp(l[i,j] - m_i)), m_i = max_j l[i,j]
   (m_i - l[i, label_i] first: exact when the two are close, so no cancellation against
@@ -62,19 +61,14 @@ def gelu_simd[dt: DType](x: Ptr[dt], y: Ptr[dt], n: Int) where dt.is_floating_po
 
 @always_inline
 def gelu_fast[dt: DType, W: Int](v: SIMD[dt, W]) -> SIMD[dt, W] where dt.is_floating_point():
-    # -2 z = v * (k0 + k1 v^2)
-    comptime k0 = -2.0 * SQRT_2_OVER_PI
-    comptime k1 = -2.0 * SQRT_2_OVER_PI * GELU_C
-    comptime if dt == DType.float64:
-        # std.math.exp is ~250 ulp off in float64 (tanh is not): use the tanh form
-        var z = v * (SIMD[dt, W](-0.5 * k0) + SIMD[dt, W](-0.5 * k1) * (v * v))
-        return 0.5 * v * (1 + tanh(z))
-    else:
-        var u = v * (SIMD[dt, W](k0) + SIMD[dt, W](k1) * (v * v))
-        var r = v / (1 + exp(u))
-        # exp saturates instead of returning inf, so -inf would give -inf; the
-        # reference gives -inf * (1 + tanh(-inf)) = -inf * 0 = nan
-        return v.eq(SIMD[dt, W](-inf[dt]())).select(v * 0, r)
+    # z = sqrt(2/pi) (v + 0.044715 v^3) = v (c0 + c1 v^2); std.math.tanh is accurate
+    # (< 2 ulp) in both precisions and maps +-inf to +-1, so gelu(-inf) = -inf * 0 = nan
+    # exactly as in the reference.
+    comptime c0 = SQRT_2_OVER_PI
+    comptime c1 = SQRT_2_OVER_PI * GELU_C
+    var z = v * (SIMD[dt, W](c0) + SIMD[dt, W](c1) * (v * v))
+    var h = SIMD[dt, W](0.5) * v
+    return h + h * tanh(z)
 
 
 def gelu_range[dt: DType](x: Ptr[dt], y: Ptr[dt], lo: Int, hi: Int) where dt.is_floating_point():

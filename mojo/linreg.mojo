@@ -107,11 +107,14 @@ def linreg_best(
     var mask = scratch[F32](bp)
     var g = scratch[F32](bp)
     for i in range(nb):
+        var xi = X.unsafe_offset(i * batch * dim)
+        var xt = XT.unsafe_offset(i * dim * bp)
+        for s in range(batch):
+            for d in range(dim):
+                xt[unsafe_offset=d * bp + s] = xi[unsafe_offset=s * dim + d]
         for d in range(dim):
-            for s in range(bp):
-                XT[unsafe_offset=(i * dim + d) * bp + s] = (
-                    X[unsafe_offset=(i * batch + s) * dim + d] if s < batch else 0
-                )
+            for s in range(batch, bp):
+                xt[unsafe_offset=d * bp + s] = 0
         for s in range(bp):
             YP[unsafe_offset=i * bp + s] = Y[unsafe_offset=i * batch + s] if s < batch else 0
     for s in range(bp):

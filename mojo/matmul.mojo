@@ -12,14 +12,12 @@ best:  BLIS-style. B is packed into NR-wide column panels (NR = 4 SIMD vectors: 
        whatever the split, so results are bitwise identical for any thread count.
 """
 
-from std.sys import simd_width_of
+from std.sys import simd_width_of, get_defined_int, size_of
+from std.sys.intrinsics import prefetch, PrefetchOptions
 from std.collections import Array
 from max.algorithm import parallelize
 
 from common import Ptr, scratch, split_range
-
-comptime MR = 6
-
 
 def matmul_naive[dt: DType](a: Ptr[dt], b: Ptr[dt], c: Ptr[dt], M: Int, K: Int, N: Int):
     for i in range(M):
@@ -50,29 +48,59 @@ def matmul_simd[dt: DType](a: Ptr[dt], b: Ptr[dt], c: Ptr[dt], M: Int, K: Int, N
 
 
 # ---------------------------------------------------------------------------- best
+# Register tile MR x NR (NR = NV SIMD vectors). Loop nest (BLIS, with the roles of A and
+# B swapped because C is row-major):
+#   pc: K in KC slices          pack A[rows, pc:pc+KC] into MR-row panels (kc x MR each)
+#   jc: N in NB blocks          pack B[pc:pc+KC, jc:jc+NB] into NR-wide panels (in L2)
+#   ir: row panels of A          the A micro-panel (kc x MR, ~18 KB) stays in L1
+#   jr: NR panels of B           B streams from L2, NV vector loads per k
+#   micro-kernel: MR x NV accumulators; per k NV loads, MR broadcasts, MR*NV FMAs.
+
+
+def mr_of[dt: DType]() -> Int:
+    return get_defined_int["MM_MR", 12]()
+
+
+def nv_of[dt: DType]() -> Int:
+    return get_defined_int["MM_NV", 2]()
 
 
 def kc_of[dt: DType]() -> Int:
-    return 512 if dt == DType.float32 else 256
+    comptime if dt == DType.float32:
+        return get_defined_int["MM_KC", 384]()
+    else:
+        return get_defined_int["MM_KC64", 192]()
 
 
-def mc_of[dt: DType]() -> Int:
-    return 96
-
-
-def nc_of[dt: DType]() -> Int:
-    return 4096
+def nb_of[dt: DType]() -> Int:
+    return get_defined_int["MM_NB", 512]()
 
 
 @always_inline
-def micro_kernel[dt: DType, NV: Int](
+def micro_kernel[dt: DType, MR: Int, NV: Int](
     kc: Int, ap: Ptr[dt], bp: Ptr[dt], c: Ptr[dt], ldc: Int, first: Bool
 ):
-    """C[0:MR, 0:NV*W] (+)= Apanel[kc x MR]^T-packed times Bpanel[kc x NV*W]."""
+    """C[0:MR, 0:NV*W] (+)= Apanel (kc x MR, k-major) @ Bpanel (kc x NV*W)."""
     comptime W = simd_width_of[dt]()
     comptime NR = NV * W
+    comptime UNROLL = get_defined_int["MM_UNROLL", 1]()
+    comptime if get_defined_int["MM_PFC", 1]() == 1:
+        comptime for i in range(MR):
+            comptime for v in range(0, NR, 64 // size_of[Scalar[dt]]()):
+                prefetch[PrefetchOptions().for_write().high_locality()](c.unsafe_offset(i * ldc + v))
     var acc = Array[SIMD[dt, W], MR * NV](fill=0)
-    for k in range(kc):
+    var k = 0
+    while k + UNROLL <= kc:
+        comptime for u in range(UNROLL):
+            var bv = Array[SIMD[dt, W], NV](uninitialized=True)
+            comptime for v in range(NV):
+                bv[v] = bp.unsafe_load[width=W]((k + u) * NR + v * W)
+            comptime for i in range(MR):
+                var av = SIMD[dt, W](ap[unsafe_offset=(k + u) * MR + i])
+                comptime for v in range(NV):
+                    acc[i * NV + v] = av.fma(bv[v], acc[i * NV + v])
+        k += UNROLL
+    while k < kc:
         var bv = Array[SIMD[dt, W], NV](uninitialized=True)
         comptime for v in range(NV):
             bv[v] = bp.unsafe_load[width=W](k * NR + v * W)
@@ -80,6 +108,7 @@ def micro_kernel[dt: DType, NV: Int](
             var av = SIMD[dt, W](ap[unsafe_offset=k * MR + i])
             comptime for v in range(NV):
                 acc[i * NV + v] = av.fma(bv[v], acc[i * NV + v])
+        k += 1
     if first:
         comptime for i in range(MR):
             comptime for v in range(NV):
@@ -92,14 +121,14 @@ def micro_kernel[dt: DType, NV: Int](
 
 
 def pack_b[dt: DType, NR: Int](
-    b: Ptr[dt], N: Int, pc: Int, kc: Int, jc: Int, nc: Int, bp: Ptr[dt]
+    b: Ptr[dt], N: Int, pc: Int, kc: Int, jc: Int, nb: Int, bp: Ptr[dt]
 ):
-    """bp[(jp * kc + k) * NR + jj] = B[pc + k, jc + jp * NR + jj], zero past column nc."""
+    """bp[(jp * kc + k) * NR + jj] = B[pc + k, jc + jp * NR + jj], zero past column nb."""
     comptime W = simd_width_of[dt]()
-    var npan = (nc + NR - 1) // NR
+    var npan = (nb + NR - 1) // NR
     for jp in range(npan):
         var j0 = jc + jp * NR
-        var w = min(NR, jc + nc - j0)
+        var w = min(NR, jc + nb - j0)
         var dst = bp.unsafe_offset(jp * kc * NR)
         if w == NR:
             for k in range(kc):
@@ -113,24 +142,24 @@ def pack_b[dt: DType, NR: Int](
                     dst[unsafe_offset=k * NR + jj] = src[unsafe_offset=jj] if jj < w else 0
 
 
-def pack_a[dt: DType](
-    a: Ptr[dt], K: Int, ic: Int, mc: Int, pc: Int, kc: Int, ap: Ptr[dt]
+def pack_a[dt: DType, MR: Int](
+    a: Ptr[dt], K: Int, i0: Int, mc: Int, pc: Int, kc: Int, ap: Ptr[dt]
 ):
-    """ap[(ip * kc + k) * MR + ii] = A[ic + ip * MR + ii, pc + k], zero past row mc."""
+    """ap[(ip * kc + k) * MR + ii] = A[i0 + ip * MR + ii, pc + k], zero past row mc."""
     var npan = (mc + MR - 1) // MR
     for ip in range(npan):
-        var i0 = ic + ip * MR
-        var h = min(MR, ic + mc - i0)
+        var r0 = i0 + ip * MR
+        var h = min(MR, i0 + mc - r0)
         var dst = ap.unsafe_offset(ip * kc * MR)
         if h == MR:
-            var s0 = a.unsafe_offset(i0 * K + pc)
+            var s0 = a.unsafe_offset(r0 * K + pc)
             for k in range(kc):
                 comptime for ii in range(MR):
                     dst[unsafe_offset=k * MR + ii] = s0[unsafe_offset=ii * K + k]
         else:
             for ii in range(MR):
                 if ii < h:
-                    var src = a.unsafe_offset((i0 + ii) * K + pc)
+                    var src = a.unsafe_offset((r0 + ii) * K + pc)
                     for k in range(kc):
                         dst[unsafe_offset=k * MR + ii] = src[unsafe_offset=k]
                 else:
@@ -144,45 +173,44 @@ def gemm_block[dt: DType](
 ):
     """C[m0:m1, n0:n1] = A[m0:m1, :] @ B[:, n0:n1] on one thread."""
     comptime W = simd_width_of[dt]()
-    comptime NV = 4
+    comptime MR = mr_of[dt]()
+    comptime NV = nv_of[dt]()
     comptime NR = NV * W
     comptime KC = kc_of[dt]()
-    comptime MC = mc_of[dt]()
-    comptime NC = nc_of[dt]()
+    comptime NB = nb_of[dt]()
     if m1 <= m0 or n1 <= n0:
         return
-    var ap = scratch[dt](MC * KC)
-    var bp = scratch[dt](KC * NC)
+    var mp = ((m1 - m0 + MR - 1) // MR) * MR
+    var ap = scratch[dt](mp * KC)
+    var bp = scratch[dt](KC * (((NB + NR - 1) // NR) * NR))
     var tmp = scratch[dt](MR * NR)
-    for jc in range(n0, n1, NC):
-        var nc = min(NC, n1 - jc)
-        for pc in range(0, K, KC):
-            var kc = min(KC, K - pc)
-            var first = pc == 0
-            pack_b[dt, NR](b, N, pc, kc, jc, nc, bp)
-            for ic in range(m0, m1, MC):
-                var mc = min(MC, m1 - ic)
-                pack_a[dt](a, K, ic, mc, pc, kc, ap)
-                for jr in range(0, nc, NR):
+    for pc in range(0, K, KC):
+        var kc = min(KC, K - pc)
+        var first = pc == 0
+        pack_a[dt, MR](a, K, m0, m1 - m0, pc, kc, ap)
+        for jc in range(n0, n1, NB):
+            var nb = min(NB, n1 - jc)
+            pack_b[dt, NR](b, N, pc, kc, jc, nb, bp)
+            for ir in range(0, m1 - m0, MR):
+                var apan = ap.unsafe_offset(ir * kc)
+                var h = min(MR, m1 - m0 - ir)
+                for jr in range(0, nb, NR):
                     var bpan = bp.unsafe_offset(jr * kc)
-                    var w = min(NR, nc - jr)
-                    for ir in range(0, mc, MR):
-                        var apan = ap.unsafe_offset(ir * kc)
-                        var h = min(MR, mc - ir)
-                        var ct = c.unsafe_offset((ic + ir) * N + jc + jr)
-                        if h == MR and w == NR:
-                            micro_kernel[dt, NV](kc, apan, bpan, ct, N, first)
-                        else:
-                            micro_kernel[dt, NV](kc, apan, bpan, tmp, NR, True)
-                            for ii in range(h):
-                                for jj in range(w):
-                                    var t = tmp[unsafe_offset=ii * NR + jj]
-                                    if first:
-                                        ct[unsafe_offset=ii * N + jj] = t
-                                    else:
-                                        ct[unsafe_offset=ii * N + jj] = (
-                                            ct[unsafe_offset=ii * N + jj] + t
-                                        )
+                    var w = min(NR, nb - jr)
+                    var ct = c.unsafe_offset((m0 + ir) * N + jc + jr)
+                    if h == MR and w == NR:
+                        micro_kernel[dt, MR, NV](kc, apan, bpan, ct, N, first)
+                    else:
+                        micro_kernel[dt, MR, NV](kc, apan, bpan, tmp, NR, True)
+                        for ii in range(h):
+                            for jj in range(w):
+                                var t = tmp[unsafe_offset=ii * NR + jj]
+                                if first:
+                                    ct[unsafe_offset=ii * N + jj] = t
+                                else:
+                                    ct[unsafe_offset=ii * N + jj] = (
+                                        ct[unsafe_offset=ii * N + jj] + t
+                                    )
     ap.unsafe_free()
     bp.unsafe_free()
     tmp.unsafe_free()
@@ -192,7 +220,8 @@ def matmul_best[dt: DType](
     a: Ptr[dt], b: Ptr[dt], c: Ptr[dt], M: Int, K: Int, N: Int, threads: Int
 ):
     comptime W = simd_width_of[dt]()
-    comptime NR = 4 * W
+    comptime MR = mr_of[dt]()
+    comptime NR = nv_of[dt]() * W
     # Split the longer side of C into contiguous ranges, one per worker, aligned to
     # the register tile so no worker gets a ragged tile it does not need.
     var by_rows = M * NR >= N * MR

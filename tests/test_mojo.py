@@ -232,6 +232,18 @@ def test_conv2d_article_shape_slice(kernels):
                  "conv2d mojo-simd")
 
 
+def test_conv2d_streaming_output(kernels):
+    """An output of >= 64 MB takes the non-temporal store path (5x64x224x224 floats)."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((5, 3, 224, 224)).astype(np.float32)
+    w = (rng.standard_normal((64, 3, 3, 3)) / np.sqrt(27)).astype(np.float32)
+    bias = rng.standard_normal(64).astype(np.float32)
+    ref, bound = conv_ref(x, w, bias)
+    for t in (1, 2):
+        assert_close(mk.FLAVORS["conv2d"]["mojo"](x, w, bias, threads=t), ref, bound,
+                     f"conv2d mojo streaming threads={t}")
+
+
 # ---------------------------------------------------------------------------- gelu
 
 
