@@ -19,11 +19,14 @@ PYTEST_ARGS ?=
 
 DEV_REQS := suite/requirements/dev.txt suite/requirements/worker.txt
 
+
+.PHONY: test-containers
 .PHONY: help bench test validate clean venv report lint base-images images reproduce
 
 help:
 	@echo "make bench     run the suite (RUNTIMES, PROFILE=$(PROFILE), BACKEND=$(BACKEND), ARCH, ENGINE)"
-	@echo "make test      run the tests"
+	@echo "make test      run the tests (all but the container builds)"
+	@echo "make test-containers  build and run the images with Podman, then the container tests"
 	@echo "make validate  validate every result document under $(RESULTS)/"
 	@echo "make report    render $(REPORT)/index.html and $(REPORT)/report.md from $(RESULTS)/"
 	@echo "make lint      ruff, hadolint, workflow schema and zizmor checks"
@@ -58,7 +61,13 @@ bench: venv
 MOJO_VENV := .cache/venvs/mojo-1.2
 test: venv
 	$(PY) -m suite.backends.native mojo-1.2
-	PATH="$(CURDIR)/$(MOJO_VENV)/bin:$$PATH" SUITE_REQUIRE_MOJO=1 $(PY) -m pytest $(PYTEST_ARGS)
+	PATH="$(CURDIR)/$(MOJO_VENV)/bin:$$PATH" SUITE_REQUIRE_MOJO=1 \
+	  $(PY) -m pytest -m "not containers" $(PYTEST_ARGS)
+
+# The container tests build and run real images with Podman (installed from Debian's
+# packages, as root): what .ci/run does after `make test`.
+test-containers: venv
+	bash .ci/containers.sh
 
 validate: venv
 	$(PY) -m suite validate $(RESULTS)
