@@ -73,7 +73,7 @@ def kc_of[dt: DType]() -> Int:
 
 
 def nb_of[dt: DType]() -> Int:
-    return get_defined_int["MM_NB", 512]()
+    return get_defined_int["MM_NB", 256]()
 
 
 @always_inline
@@ -90,7 +90,11 @@ def micro_kernel[dt: DType, MR: Int, NV: Int](
                 prefetch[PrefetchOptions().for_write().high_locality()](c.unsafe_offset(i * ldc + v))
     var acc = Array[SIMD[dt, W], MR * NV](fill=0)
     var k = 0
+    comptime PFB = get_defined_int["MM_PFB", 0]()
     while k + UNROLL <= kc:
+        comptime if PFB > 0:
+            comptime for v in range(0, NR, 64 // size_of[Scalar[dt]]()):
+                prefetch(bp.unsafe_offset((k + PFB) * NR + v))
         comptime for u in range(UNROLL):
             var bv = Array[SIMD[dt, W], NV](uninitialized=True)
             comptime for v in range(NV):

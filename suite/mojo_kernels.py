@@ -177,7 +177,7 @@ def info(cache_dir: Path | None = None) -> dict:
     d = dict(load(cache_dir).info())
     return {"mojo_version": d["mojo_version"], "max_version": d["max_version"],
             "target_cpu": d["target_cpu"], "simd_width_f32": d["simd_width_f32"],
-            "simd_width_f64": d["simd_width_f64"], "logical_cores": d["logical_cores"]}
+            "simd_width_f64": d["simd_width_f64"]}
 
 
 def peak_gflops(cache_dir: Path | None, threads: int, dtype: str = "float32") -> float:
