@@ -31,8 +31,11 @@ def _svg(fig) -> str:
 
 
 def log_ticks(axis, suffix: str) -> None:
-    """Ticks at 1, 2, 5 x 10^k labelled as plain numbers (not 2x10^0)."""
-    axis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    """Ticks at 1, 2, 5 x 10^k (only 10^k over a wide range), labelled as plain numbers
+    (not 2x10^0). Call after plotting: it reads the data range."""
+    lo, hi = axis.get_view_interval()
+    wide = lo > 0 and math.log10(hi / lo) > 2.5
+    axis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0,) if wide else (1.0, 2.0, 5.0)))
     axis.set_minor_locator(ticker.LogLocator(base=10, subs=tuple(range(1, 10))))
     axis.set_minor_formatter(ticker.NullFormatter())
     axis.set_major_formatter(ticker.FuncFormatter(lambda y, _: f"{y:.3g}{suffix}"))
