@@ -109,12 +109,16 @@ def linreg_best(
     for i in range(nb):
         var xi = X.unsafe_offset(i * batch * dim)
         var xt = XT.unsafe_offset(i * dim * bp)
-        for s in range(batch):
-            for d in range(dim):
-                xt[unsafe_offset=d * bp + s] = xi[unsafe_offset=s * dim + d]
+        # whole vectors of samples with one strided (gather) load per feature
+        var nfull = batch // V
         for d in range(dim):
-            for s in range(batch, bp):
-                xt[unsafe_offset=d * bp + s] = 0
+            for v in range(nfull):
+                xt.unsafe_store(
+                    d * bp + v * V,
+                    xi.unsafe_offset(v * V * dim + d).unsafe_strided_load[width=V](dim),
+                )
+            for s in range(nfull * V, bp):
+                xt[unsafe_offset=d * bp + s] = xi[unsafe_offset=s * dim + d] if s < batch else 0
         for s in range(bp):
             YP[unsafe_offset=i * bp + s] = Y[unsafe_offset=i * batch + s] if s < batch else 0
     for s in range(bp):
