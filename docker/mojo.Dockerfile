@@ -5,8 +5,8 @@
 # /opt/mojo-ext (the worker's `mojo_cache`). The .so carries a RUNPATH into the venv, so
 # the venv keeps its path (/opt/venv) in the final stage.
 #
-# CONTEXT (made by suite/images.py): worker.txt, mojo.txt, suite/ and mojo/ (the sources
-# the extension is built from; the same files are mounted read-only at run time).
+# CONTEXT (made by suite/images.py): worker.txt, mojo.txt, suite/{__init__,mojo_kernels}.py
+# and mojo/ (the sources the extension is built from, kept in the image at /suite/mojo).
 # The optional secret `extra_ca` is an extra CA bundle for TLS-intercepting proxies.
 # BASE_IMAGE: see docker/cpython.Dockerfile.
 
@@ -45,6 +45,9 @@ RUN apt-get update \
  && useradd --uid 10001 --create-home --shell /usr/sbin/nologin bench
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/mojo-ext /opt/mojo-ext
+# The exact sources the extension was built from (mojo_kernels checks them against the
+# build's stamp); only suite/ is mounted at run time, so the two always agree.
+COPY --from=build /suite/mojo /suite/mojo
 ENV PATH=/opt/venv/bin:$PATH \
     LANG=C.UTF-8 \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -134,8 +134,6 @@ class ContainerBackend:
                               "--tmpfs", "/tmp:rw,exec,size=1g",
                               *self.engine.platform_args(self.arch), *self.user_args(),
                               "-v", f"{ROOT / 'suite'}:/suite/suite:ro", "-w", "/suite")
-        if rt.kind == "mojo":  # the sources the in-image extension was built from
-            cmd += ["-v", f"{ROOT / 'mojo'}:/suite/mojo:ro"]
         for src, dst, mode in mounts:
             cmd += ["-v", f"{src}:{dst}:{mode}"]
         env = {k: v for k, v in env.items() if k not in DROP_ENV}
