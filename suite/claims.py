@@ -247,7 +247,11 @@ def factor_text(measured: float, claimed: float) -> str:
     if measured <= 0 or claimed <= 0:
         return ""
     f = measured / claimed
-    return f"{f:.2g}x the claim" if f >= 1 else f"1/{1 / f:.2g} of the claim"
+
+    def num(x: float) -> str:
+        return f"{x:,.0f}" if x >= 100 else f"{x:.2g}"
+
+    return f"{num(f)}x the claim" if f >= 1 else f"1/{num(1 / f)} of the claim"
 
 
 @dataclass
@@ -319,6 +323,8 @@ def eval_ratio_claim(c: dict, m: Machine, data: dict) -> Result:
     ok = within(claimed, r.ci, tol)
     if ok:
         reason = f"claim within the measured 95% CI ±{tol:.0%}"
+        if r.ci[1] > 2 * r.ci[0]:
+            reason += " (a wide CI: weak evidence either way)"
     else:
         if c["unit"] == "% less time":
             reason = (f"measured {1 - r.value:.0%} less time (ratio {r.value:.2f}) vs claimed "
@@ -360,7 +366,8 @@ def eval_time_claim(c: dict, m: Machine, data: dict) -> Result:
         return Result(c, m.label, "not comparable",
                       f"absolute time on other hardware ({m.arch}, {m.cores} cores) than the "
                       f"article's ({setup['arch']} Graviton3, {setup['cores']} vCPU); see the "
-                      "speedup claims", text, "absolute times compare only on the same "
+                      f"speedup claims (for scale: ours is {factor_text(val, c['value'])})",
+                      text, "absolute times compare only on the same "
                       "hardware", [], val, ci)
     tol = data["tolerance"]["same_hardware"]
     ok = within((c["value"], c["value"]), ci, tol)
