@@ -204,8 +204,8 @@ def conv2d_best(
                             continue
                         var src = x.unsafe_offset(((n * C + c) * H + ii) * W + dj - p)
                         # output column j reads input column j + dj - p
-                        var lo = max(0, p - dj)
-                        var hi = min(W, W + p - dj)
+                        var lo = min(max(0, p - dj), W)  # filters wider than the row
+                        var hi = max(lo, min(W, W + p - dj))
                         for j in range(lo):
                             dst[unsafe_offset=j] = 0
                         var j = lo

@@ -58,11 +58,17 @@ def matmul_simd[dt: DType](a: Ptr[dt], b: Ptr[dt], c: Ptr[dt], M: Int, K: Int, N
 
 
 def mr_of[dt: DType]() -> Int:
-    return get_defined_int["MM_MR", 12]()
+    comptime if dt == DType.float32:
+        return get_defined_int["MM_MR", 12]()
+    else:
+        return get_defined_int["MM_MR64", 12]()
 
 
 def nv_of[dt: DType]() -> Int:
-    return get_defined_int["MM_NV", 2]()
+    comptime if dt == DType.float32:
+        return get_defined_int["MM_NV", 2]()
+    else:
+        return get_defined_int["MM_NV64", 2]()
 
 
 def kc_of[dt: DType]() -> Int:

@@ -218,6 +218,18 @@ def test_conv2d_nan_inf_and_threads(kernels, case, special, pos):
     assert bitwise_equal(f(x, w, bias, threads=1), f(x, w, bias, threads=2))
 
 
+def test_conv2d_filter_wider_than_image(kernels):
+    rng = np.random.default_rng(9)
+    for (h, w_, ks) in [(1, 1, 5), (2, 3, 7), (1, 17, 35), (3, 2, 33)]:
+        x = rng.standard_normal((2, 2, h, w_)).astype(np.float32)
+        w = rng.standard_normal((3, 2, ks, ks)).astype(np.float32)
+        bias = rng.standard_normal(3).astype(np.float32)
+        ref, bound = conv_ref(x, w, bias)
+        for fl in FLAVORS:
+            assert_close(mk.FLAVORS["conv2d"][fl](x, w, bias, threads=2), ref, bound,
+                         f"conv2d {fl} {x.shape} k={ks}")
+
+
 def test_conv2d_article_shape_slice(kernels):
     """The benchmark's filter bank on a 2-image slice of the 224x224 input."""
     rng = np.random.default_rng(3)
