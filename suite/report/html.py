@@ -21,16 +21,17 @@ font-size:13px}
 .caveat{background:#fff8e1;border-color:#f0d58c}
 .bad{background:#fdecea;border-color:#f5b5ad}
 .row{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
-.fig{flex:0 1 640px;max-width:640px}.fig .notes{max-width:640px}
+.fig{flex:0 1 auto;max-width:100%}.fig .notes{max-width:640px}
 .chart{max-width:100%;height:auto;border:1px solid #eee}
-.fig img.chart{width:640px}.side{flex:1 1 420px;min-width:0}
+.fig img.chart{max-width:720px}.side{flex:1 1 420px;min-width:0;overflow-x:auto}
 nav{font-size:13px;margin:4px 0 8px}nav a{margin-right:10px}
 table{border-collapse:collapse;margin:6px 0;font-size:12.5px}
 th,td{border:1px solid #ddd;padding:3px 6px;vertical-align:top;text-align:left}
 th{background:#f3f4f6;position:sticky;top:0}
 td.cellid{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:11.5px;white-space:nowrap}
 table.summary td{white-space:nowrap}
-td .sub{display:block;color:#0a5;font-size:11.5px}
+td .sub{display:block;color:#666;font-size:11.5px}td .sub.faster{color:#0a6b2d}
+td .sub.slower{color:#b3261e}
 td.warn{background:#fffbea}td.failed{background:#fdecea;color:#a00}td.skipped{color:#777;
 font-style:italic}
 .v-consistent{background:#e6f4ea}.v-not-reproduced,.v-contradicted{background:#fdecea}
@@ -58,7 +59,7 @@ def table_html(t: Table) -> str:
             if c.href:
                 inner = f'<a href="{escape(c.href)}">{inner}</a>'
             if c.sub:
-                inner += f'<span class="sub">{escape(c.sub)}</span>'
+                inner += f'<span class="sub {c.sub_cls}">{escape(c.sub)}</span>'
             if c.links:
                 inner = "; ".join(([inner] if inner else []) + [
                     f'<a href="{escape(u)}">{escape(a)}</a>' for a, u in c.links])

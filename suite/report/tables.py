@@ -17,6 +17,7 @@ class Cell:
     title: str = ""  # tooltip in HTML
     cls: str = ""  # CSS class in HTML
     sub: str = ""  # second line (speedup), same in Markdown after " · "
+    sub_cls: str = ""  # faster / slower / ns: the color of the second line in HTML
     href: str = ""
     links: list[tuple[str, str]] = field(default_factory=list)  # (title, url) after text
 
@@ -77,7 +78,9 @@ def entry_cell(e: Entry) -> Cell:
                     f"(95% CI {sp.ci_text()}, {sp.verdict})")
     if tips:
         title = "; ".join(x for x in (title, *tips) if x)
-    return Cell(text, title=title, cls=cls, sub=", ".join(subs))
+    first = e.speedups[0].verdict if e.speedups else ""
+    sub_cls = {"faster": "faster", "slower": "slower"}.get(first, "ns")
+    return Cell(text, title=title, cls=cls, sub=", ".join(subs), sub_cls=sub_cls)
 
 
 def geomeans(v: MachineView) -> Table:
