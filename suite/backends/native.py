@@ -158,6 +158,7 @@ class NativeBackend:
                    "--disable-pip-version-check"]
             for r in reqs:
                 cmd += ["-r", str(r)]
+            cmd += ["-c", str(ROOT / "suite" / "requirements" / "constraints.txt")]
             subprocess.run(cmd, check=True, capture_output=True, text=True)
         except subprocess.CalledProcessError as exc:
             raise Unavailable(f"could not set up the virtualenv for {rt.id}: "
