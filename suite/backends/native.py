@@ -142,8 +142,9 @@ class NativeBackend:
     def venv(self, rt: Runtime) -> Path:
         it = self.interpreter_for(rt)
         reqs = [ROOT / "suite" / "requirements" / r for r in REQUIREMENTS[rt.kind]]
-        key = hashlib.sha256(json.dumps([it.path, it.version] + [r.read_text() for r in reqs])
-                             .encode()).hexdigest()
+        pins = ROOT / "suite" / "requirements" / "constraints.txt"
+        key = hashlib.sha256(json.dumps([it.path, it.version, pins.read_text()]
+                                        + [r.read_text() for r in reqs]).encode()).hexdigest()
         venv = self.cache_dir / "venvs" / rt.id
         marker = venv / ".suite-venv"
         if marker.exists() and marker.read_text() == key:
@@ -158,7 +159,7 @@ class NativeBackend:
                    "--disable-pip-version-check"]
             for r in reqs:
                 cmd += ["-r", str(r)]
-            cmd += ["-c", str(ROOT / "suite" / "requirements" / "constraints.txt")]
+            cmd += ["-c", str(pins)]
             subprocess.run(cmd, check=True, capture_output=True, text=True)
         except subprocess.CalledProcessError as exc:
             raise Unavailable(f"could not set up the virtualenv for {rt.id}: "
