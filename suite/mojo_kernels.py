@@ -25,8 +25,9 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 SOURCES_DIR: Path = Path(__file__).resolve().parent.parent / "mojo"
 MODULE_NAME = "suite_kernels"
@@ -78,9 +79,18 @@ def mojo_version(binary: str | None = None) -> str:
 
 
 def max_version() -> str:
-    """The installed `max` distribution's version ('unknown' if it is not installed)."""
+    """The `max` distribution installed beside the `mojo` compiler in use (its venv), else
+    in this interpreter; 'unknown' if neither has it."""
     from importlib import metadata
 
+    try:
+        venv = Path(mojo_binary()).parent.parent
+        paths = [str(p) for p in venv.glob("lib/python*/site-packages")]
+    except RuntimeError:
+        paths = []
+    for dist in metadata.distributions(path=paths) if paths else []:
+        if (dist.metadata["Name"] or "").lower() == "max":
+            return dist.version
     try:
         return metadata.version("max")
     except metadata.PackageNotFoundError:

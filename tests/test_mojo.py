@@ -268,7 +268,7 @@ def gelu_ref(x):
 @st.composite
 def gelu_case(draw):
     dtype = draw(st.sampled_from(DTYPES))
-    n = draw(st.one_of(st.sampled_from(EDGE_SIZES + (100_003,)), st.integers(1, 5000)))
+    n = draw(st.one_of(st.sampled_from((*EDGE_SIZES, 100003)), st.integers(1, 5000)))
     scale = draw(st.sampled_from((1e-30, 1e-3, 1.0, 3.0, 30.0, 1e20)))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     x = (rng.standard_normal(n) * scale).astype(dtype)
@@ -316,7 +316,7 @@ def xent_ref(logits, labels):
 def xent_case(draw):
     dtype = draw(st.sampled_from(DTYPES))
     b = draw(st.one_of(st.sampled_from(EDGE_SIZES), st.integers(1, 300)))
-    c = draw(st.one_of(st.sampled_from(EDGE_SIZES + (1000,)), st.integers(1, 1200)))
+    c = draw(st.one_of(st.sampled_from((*EDGE_SIZES, 1000)), st.integers(1, 1200)))
     scale = draw(st.sampled_from((1e-6, 1.0, 10.0, 1e3, 1e30)))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     logits = (rng.standard_normal((b, c)) * scale).astype(dtype)
@@ -468,7 +468,7 @@ def test_not_an_array(kernels, workload):
     for slot in ARRAY_SLOTS[workload]:
         args = _good_args(workload)
         args[slot] = args[slot].tolist()
-        with pytest.raises(TypeError, match="numpy.ndarray"):
+        with pytest.raises(TypeError, match=r"numpy\.ndarray"):
             _call(workload, "mojo", args)
 
 
@@ -478,7 +478,7 @@ def test_non_contiguous(kernels, workload, flavor):
     for slot in ARRAY_SLOTS[workload]:
         args = _good_args(workload)
         a = args[slot]
-        big = np.zeros(a.shape[:-1] + (2 * a.shape[-1],), a.dtype)
+        big = np.zeros((*a.shape[:-1], 2 * a.shape[-1]), a.dtype)
         big[..., ::2] = a
         args[slot] = big[..., ::2]
         assert not args[slot].flags.c_contiguous
@@ -525,7 +525,7 @@ def test_mismatched_shapes(kernels, workload, flavor):
     for slot, value in BAD_SHAPES[workload]:
         args = _good_args(workload)
         args[slot] = value
-        with pytest.raises(ValueError, match="shape|square|must have"):
+        with pytest.raises(ValueError, match=r"shape|square|must have"):
             _call(workload, flavor, args)
 
 
@@ -573,15 +573,15 @@ def test_read_only_inputs_accepted(kernels):
 
 def test_direct_extension_calls_raise_not_crash(kernels):
     """The raw module (no Python wrapper) raises on bad input instead of crashing."""
-    with pytest.raises(Exception, match="numpy.ndarray"):
+    with pytest.raises(Exception, match=r"numpy\.ndarray"):
         kernels.matmul([[1.0]], [[1.0]], 1)
     with pytest.raises(Exception, match="C-contiguous"):
         kernels.gelu(np.zeros(10, F32)[::2], 1)
     with pytest.raises(Exception, match="labels"):
         kernels.xent(np.zeros((2, 3), F32), np.array([0, 3]), 1)
-    with pytest.raises(Exception):
+    with pytest.raises(Exception, match=r"."):  # Mojo raises a plain Exception
         kernels.conv2d(None, None, None, 1)
-    with pytest.raises(Exception):
+    with pytest.raises(Exception, match=r"."):
         kernels.matmul(np.zeros((2, 2), F32))  # missing arguments
 
 
