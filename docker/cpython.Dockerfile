@@ -11,7 +11,8 @@
 #     --build-arg JIT=yes-off --build-arg LLVM_VERSION=18 --build-arg OPTIMIZE=yes \
 #     --secret id=extra_ca,src=/etc/ssl/certs/ca-certificates.crt  CONTEXT
 #
-# CONTEXT holds Python-$PYTHON_VERSION.tar.xz and worker.txt. The secret `extra_ca` (an
+# CONTEXT holds Python-$PYTHON_VERSION.tar.xz, worker.txt and constraints.txt (pins of
+# every transitive package). The secret `extra_ca` (an
 # extra CA bundle for TLS-intercepting proxies) is optional and never stored in a layer.
 #
 # BASE_IMAGE: for registry builds pin it by tag and digest, e.g.
@@ -70,12 +71,12 @@ RUN if [ -n "$LLVM_VERSION" ]; then export PATH="/usr/lib/llvm-$LLVM_VERSION/bin
  && strip /opt/python/bin/python3 \
  && ln -s python3 /opt/python/bin/python
 
-COPY worker.txt /tmp/worker.txt
+COPY worker.txt constraints.txt /tmp/
 RUN --mount=type=secret,id=extra_ca \
     ca=/etc/ssl/certs/ca-certificates.crt \
  && if [ -s /run/secrets/extra_ca ]; then cat "$ca" /run/secrets/extra_ca > /tmp/ca.pem; ca=/tmp/ca.pem; fi \
  && PIP_CERT="$ca" /opt/python/bin/python3 -m pip install --no-cache-dir \
-        --disable-pip-version-check --root-user-action=ignore -r /tmp/worker.txt \
+        --disable-pip-version-check --root-user-action=ignore -r /tmp/worker.txt -c /tmp/constraints.txt \
  && find /opt/python -name __pycache__ -prune -exec rm -rf '{}' +
 
 FROM ${BASE_IMAGE}

@@ -5,7 +5,7 @@
 # /opt/mojo-ext (the worker's `mojo_cache`). The .so carries a RUNPATH into the venv, so
 # the venv keeps its path (/opt/venv) in the final stage.
 #
-# CONTEXT (made by suite/images.py): worker.txt, mojo.txt, suite/{__init__,mojo_kernels}.py
+# CONTEXT (made by suite/images.py): worker.txt, mojo.txt, constraints.txt, suite/{__init__,mojo_kernels}.py
 # and mojo/ (the sources the extension is built from, kept in the image at /suite/mojo).
 # The optional secret `extra_ca` is an extra CA bundle for TLS-intercepting proxies.
 # BASE_IMAGE: see docker/cpython.Dockerfile.
@@ -20,13 +20,13 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
         python3 python3-venv ca-certificates gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/*
-COPY worker.txt mojo.txt /tmp/
+COPY worker.txt mojo.txt constraints.txt /tmp/
 RUN --mount=type=secret,id=extra_ca \
     ca=/etc/ssl/certs/ca-certificates.crt \
  && if [ -s /run/secrets/extra_ca ]; then cat "$ca" /run/secrets/extra_ca > /tmp/ca.pem; ca=/tmp/ca.pem; fi \
  && python3 -m venv /opt/venv \
  && PIP_CERT="$ca" /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check \
-        -r /tmp/worker.txt -r /tmp/mojo.txt \
+        -r /tmp/worker.txt -r /tmp/mojo.txt -c /tmp/constraints.txt \
  && find /opt/venv -name __pycache__ -prune -exec rm -rf '{}' +
 COPY suite /suite/suite
 COPY mojo /suite/mojo

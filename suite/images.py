@@ -209,6 +209,8 @@ def spec(rt: Runtime, arch: str, mode: str, cache_dir: Path, engine: Engine | No
     reqs = ROOT / "suite" / "requirements"
     args: dict[str, str] = {"BASE_IMAGE": base_image(arch)}
     files: dict[str, Path] = {"worker.txt": reqs / "worker.txt"}
+    if (reqs / "constraints.txt").is_file():  # pins of every transitive package
+        files["constraints.txt"] = reqs / "constraints.txt"
     dirs: dict[str, Path] = {}
     if "python_version" in img:  # CPython from its pinned upstream tarball
         args.update(PYTHON_VERSION=img["python_version"], PYTHON_SHA256=img["python_sha256"],
