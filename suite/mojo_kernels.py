@@ -173,9 +173,25 @@ def load(cache_dir: Path | None = None):
         raise RuntimeError(f"cannot import {info['path']}")
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
+    _restore_environment()
     sys.modules[MODULE_NAME] = module
     _module, _module_path = module, info["path"]
     return module
+
+
+# Loading a Mojo extension runs Mojo's Python runtime set-up, which setenv()s these at the
+# C level (invisible to os.environ). Every child process would then inherit them, and
+# PYTHONEXECUTABLE makes a child Python adopt the Mojo venv's site-packages instead of its own.
+_MOJO_SETENV = ("PYTHONEXECUTABLE", "MOJO_PYTHON_LIBRARY", "PYTHONPATH")
+
+
+def _restore_environment() -> None:
+    """Put the C-level environment back to what os.environ says it is."""
+    for var in _MOJO_SETENV:
+        if var in os.environ:
+            os.putenv(var, os.environ[var])
+        else:
+            os.unsetenv(var)
 
 
 def _kernels():

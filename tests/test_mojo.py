@@ -614,3 +614,16 @@ def test_peak_gflops(kernels):
     assert g1 > 1.0 and g64 > 0.5
     with pytest.raises(ValueError):
         mk.peak_gflops(mk.default_cache_dir(), 1, "float16")
+
+
+def test_loading_the_extension_leaves_child_processes_alone(kernels):
+    """Mojo's runtime set-up setenv()s PYTHONEXECUTABLE & co. at the C level; load() undoes
+    it, or every child Python would run with the Mojo venv's site-packages."""
+    import subprocess
+    import sys
+
+    kernels.gelu(np.zeros(4, F32), 1)
+    out = subprocess.run([sys.executable, "-c", "import os, sys; print(sys.prefix); "
+                          "print(os.environ.get('PYTHONEXECUTABLE'))"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == [sys.prefix, "None"]
