@@ -104,7 +104,8 @@ base-images:
 
 # The runtime images for RUNTIMES (default: all) on ARCH; built only when missing.
 # BUILD_MODE=fast: no PGO/LTO (dev, CI). EXTRA_CA=<bundle>, BASE_IMAGE=<ref@digest>.
+# PRUNE=1 removes images superseded by a recipe change.
 images: venv
 	$(PY) -m suite.commands.images $(if $(RUNTIMES),--runtime "$(RUNTIMES)") \
 	  $(if $(ARCH),--arch $(ARCH)) $(if $(ENGINE),--engine $(ENGINE)) \
-	  $(if $(BUILD_MODE),--mode $(BUILD_MODE))
+	  $(if $(BUILD_MODE),--mode $(BUILD_MODE)) $(if $(PRUNE),--prune)

@@ -357,3 +357,11 @@ def ensure(engine: Engine, rt: Runtime, arch: str, mode: str, cache_dir: Path,
         if info is None:
             raise BuildFailed(f"{s.ref} was built but {engine.name} cannot find it")
     return s, info, took
+
+
+def stale(engine: Engine, s: ImageSpec) -> list[str]:
+    """Older tags of the same runtime, mode and arch (superseded by a recipe change)."""
+    p = subprocess.run(engine.cmd("images", "--format", "{{.Repository}}:{{.Tag}}", s.repo),
+                       capture_output=True, text=True, timeout=60)
+    prefix = f"{s.repo}:{s.mode}-{s.arch}-"
+    return [r for r in p.stdout.split() if r.startswith(prefix) and r != s.ref]

@@ -3,7 +3,7 @@ reference, digest, size and build time. Images are cached by a content key, so a
 unchanged recipe is never rebuilt. BUILD_MODE=fast skips PGO/LTO (development, CI);
 EXTRA_CA and BASE_IMAGE: see docker/README.md.
 
-    python -m suite images [-r ID ...] [--arch amd64|arm64] [--engine podman|docker]
+    python -m suite images [-r ID ...] [--arch amd64|arm64] [--engine podman|docker] [--prune]
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -33,6 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", default=None, choices=images.BUILD_MODES,
                    help="build mode (default: $BUILD_MODE or optimized)")
     p.add_argument("--json", action="store_true", help="print one JSON object per image")
+    p.add_argument("--prune", action="store_true",
+                   help="remove older images of the same runtime, mode and arch")
     p.add_argument("--cache", type=Path, default=Path(os.environ.get(
         "SUITE_CACHE_DIR", ROOT / ".cache")))
 
@@ -58,6 +61,10 @@ def run(args: argparse.Namespace) -> int:
             failed[rt.id] = str(exc)
             print(f"unavailable: {rt.id}: {exc}", file=sys.stderr)
             continue
+        if args.prune:
+            for old in images.stale(engine, s):
+                print(f"removing superseded {old}", file=sys.stderr)
+                subprocess.run(engine.cmd("rmi", old), capture_output=True, timeout=300)
         row = {"runtime": rt.id, "arch": arch, "mode": mode, "image": s.ref,
                "digest": info["digest"], "size_mb": round((info["size"] or 0) / 1e6),
                "build_seconds": None if took is None else round(took),
