@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -49,7 +50,7 @@ class ContainerBackend:
         self.cache_dir = Path(cache_dir).resolve()
         self.arch = images.check_arch(arch)
         self.mode = images.build_mode()
-        self.log = log or (lambda m: print(m, file=__import__("sys").stderr, flush=True))
+        self.log = log or (lambda m: print(m, file=sys.stderr, flush=True))
         try:
             self.engine = detect(engine)
         except NoEngine as exc:
@@ -69,6 +70,9 @@ class ContainerBackend:
 
     def prepare(self, rt: Runtime) -> dict:
         if self.image:
+            if self.images and rt.id not in self.images:
+                raise Unavailable(f"--image {self.image} is one runtime's image; it was "
+                                  f"given to {', '.join(self.images)} already")
             ref, info, took = self.image, images.inspect(self.engine, self.image), None
             if info is None:
                 raise Unavailable(f"image {ref} is not in {self.engine.name}'s local store "
