@@ -241,3 +241,16 @@ def test_arm64_under_qemu_is_marked_emulated(cache, tmp_path):
     assert doc["runtime"]["machine"] == "aarch64"
     assert doc["backend"]["kind"] == "container" and doc["backend"]["digest"] == rec["digest"]
     assert all(c["status"] == "ok" for c in doc["cells"])
+
+
+@pytest.mark.containers
+def test_hash_mismatch_stops_the_build_with_both_hashes(tmp_path):
+    engine_or_skip()
+    (tmp_path / "sources").mkdir()
+    (tmp_path / "sources" / "Python-3.13.5.tar.xz").write_bytes(b"tampered")
+    p = suite("suite.commands.images", "-r", "cpython-3.13", "--mode", "fast",
+              "--cache", str(tmp_path))
+    assert p.returncode == 1
+    out = p.stdout + p.stderr
+    assert "SHA-256 mismatch" in out and SHA in out
+    assert hashlib.sha256(b"tampered").hexdigest() in out
