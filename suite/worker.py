@@ -3,8 +3,9 @@
     python -m suite.worker JOB.json
 
 The job names the workload, parameters, flavor, thread count, inputs file and what to do:
-`probe` (the fastest of three calls), `calibrate` (find the loop count that makes one sample at least
-`min_time_ns` long, pyperf-style doubling), or `measure` (warm-ups then samples). Every
+`probe` (the fastest of three calls), `calibrate` (find the loop count that makes one
+sample at least `min_time_ns` long, pyperf-style doubling), or `measure` (warm-ups then
+samples). Every
 output (the last call of every warm-up and sample) is checked against the float64
 reference; a wrong output fails the cell. The result JSON goes to `job["result"]`.
 Imports: standard library, NumPy, and the suite's workload modules only.
