@@ -16,6 +16,7 @@ COMMANDS = {
     "report": ("suite.commands.report", "render an HTML + Markdown report from results"),
     "claims": ("suite.commands.claims", "check the article's claims against results"),
     "reproduce": ("suite.commands.reproduce", "rerun a published result and compare"),
+    "images": ("suite.commands.images", "build the runtime images that are missing, and list them"),
 }
 
 

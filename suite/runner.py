@@ -185,7 +185,9 @@ class Run:
         self.backend, self.profile, self.seed, self.log = backend, profile, seed, log
         self.cache_dir = cache_dir
         self.host = environment.host_facts()
-        self.arch = results.arch_name(self.host["arch"])
+        # The runtimes' architecture (an arm64 image under QEMU on an amd64 host: arm64).
+        arches = {r["arch"] for r in (backend_records or {}).values() if r.get("arch")}
+        self.arch = arches.pop() if len(arches) == 1 else results.arch_name(self.host["arch"])
         self.run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         self.started = now()
         self.command = command
