@@ -239,6 +239,7 @@ def test_arm64_under_qemu_is_marked_emulated(cache, tmp_path):
     assert status == 0, json.dumps(doc["cells"], indent=1)[:3000]
     assert doc["host"]["emulated"] is True
     assert doc["runtime"]["machine"] == "aarch64"
+    assert run.paths[rt.id].parent.parent.name == "arm64"  # results/arm64/<runtime>/
     assert doc["backend"]["kind"] == "container" and doc["backend"]["digest"] == rec["digest"]
     assert all(c["status"] == "ok" for c in doc["cells"])
 
