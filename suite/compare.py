@@ -23,6 +23,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from .stats import fmt_ns
+
 RESAMPLES = 2000
 SEED = 20240501  # fixed: the output is deterministic
 DEFAULT_THRESHOLD = 0.05
@@ -206,15 +208,6 @@ def describe(doc: dict) -> dict:
 
 
 # -- terminal output --------------------------------------------------------------------
-
-def fmt_ns(ns: float | None) -> str:
-    if ns is None:
-        return "-"
-    for unit, div in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
-        if ns >= div:
-            return f"{ns / div:.3g} {unit}"
-    return f"{ns:.3g} ns"
-
 
 def fmt_ratio(r: float | None) -> str:
     return "-" if r is None else f"{r:.3f}"

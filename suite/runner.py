@@ -27,6 +27,7 @@ from . import environment, results, stats
 from .backends import Backend, Unavailable, worker_env
 from .profiles import Profile
 from .runtimes import Runtime
+from .stats import fmt_ns
 from .workloads import WORKLOADS, Params, Workload, canonical, flavor_names, make_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -388,13 +389,6 @@ class Run:
 
 class JitMismatch(Exception):
     """The worker measured a JIT state other than the runtimes file promises."""
-
-
-def fmt_ns(ns: float) -> str:
-    for unit, div in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
-        if ns >= div:
-            return f"{ns / div:.3g} {unit}"
-    return f"{ns:.3g} ns"
 
 
 def prepare_runtimes(backend: Backend, runtimes: list[Runtime], log=print

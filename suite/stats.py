@@ -91,3 +91,13 @@ def warnings_for(stats: dict, loops: int) -> list[dict]:
         out.append({"code": "few-samples", "value": stats["n"], "threshold": MIN_SAMPLES,
                     "message": f"{stats['n']} samples (< {MIN_SAMPLES}): the 95% CI is min..max"})
     return out
+
+
+def fmt_ns(ns: float | None) -> str:
+    """A time in nanoseconds as '12.3 ms' ('-' for None)."""
+    if ns is None:
+        return "-"
+    for unit, div in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
+        if ns >= div:
+            return f"{ns / div:.3g} {unit}"
+    return f"{ns:.3g} ns"

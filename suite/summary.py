@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .runner import fmt_ns
+from .stats import fmt_ns
 
 
 def cell_text(cell: dict) -> str:

@@ -17,14 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .. import compare
+from ..stats import fmt_ns
 from .load import Machine, RuntimeData
 
 THRESHOLD = compare.DEFAULT_THRESHOLD
 DEFAULT_BASELINE = "cpython-3.12"
-
-
-def fmt_ns(ns: float | None) -> str:
-    return compare.fmt_ns(ns)
 
 
 def fmt_x(x: float | None) -> str:
