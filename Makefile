@@ -17,7 +17,8 @@ RESULTS  ?= results
 REPORT   ?= report
 PYTEST_ARGS ?=
 
-DEV_REQS := suite/requirements/dev.txt suite/requirements/worker.txt
+DEV_REQS := suite/requirements/dev.txt suite/requirements/worker.txt suite/requirements/numba.txt \
+            suite/requirements/constraints.txt
 
 
 .PHONY: test-containers

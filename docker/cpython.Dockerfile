@@ -71,12 +71,12 @@ RUN if [ -n "$LLVM_VERSION" ]; then export PATH="/usr/lib/llvm-$LLVM_VERSION/bin
  && strip /opt/python/bin/python3 \
  && ln -s python3 /opt/python/bin/python
 
-COPY worker.txt constraints.txt /tmp/
+COPY worker.txt numba.txt constraints.txt /tmp/
 RUN --mount=type=secret,id=extra_ca \
     ca=/etc/ssl/certs/ca-certificates.crt \
  && if [ -s /run/secrets/extra_ca ]; then cat "$ca" /run/secrets/extra_ca > /tmp/ca.pem; ca=/tmp/ca.pem; fi \
  && PIP_CERT="$ca" /opt/python/bin/python3 -m pip install --no-cache-dir \
-        --disable-pip-version-check --root-user-action=ignore -r /tmp/worker.txt -c /tmp/constraints.txt \
+        --disable-pip-version-check --root-user-action=ignore -r /tmp/worker.txt -r /tmp/numba.txt -c /tmp/constraints.txt \
  && find /opt/python -name __pycache__ -prune -exec rm -rf '{}' +
 
 FROM ${BASE_IMAGE}
@@ -98,7 +98,7 @@ ENV PATH=/opt/python/bin:$PATH \
     PYTHONPATH=/suite
 LABEL org.opencontainers.image.title="runtime-bench CPython ${PYTHON_VERSION}" \
       bench.python-version="${PYTHON_VERSION}" bench.jit="${JIT}" bench.optimize="${OPTIMIZE}"
-RUN python3 -c "import numpy, threadpoolctl, ssl, sqlite3, ctypes, lzma, bz2, zlib"
+RUN python3 -c "import numpy, threadpoolctl, numba, ssl, sqlite3, ctypes, lzma, bz2, zlib"
 USER 10001:10001
 WORKDIR /suite
 CMD ["python3"]

@@ -15,6 +15,7 @@ class Profile:
     max_loops: int
     budget_s: float  # a cell estimated to take longer is skipped, with the estimate
     timeout_s: float  # one worker process is killed after this long
+    steady_limit_s: float  # `warmup = "steady"` runtimes: warm-up time per process at most
 
     def settings(self) -> dict:
         d = asdict(self)
@@ -25,12 +26,12 @@ class Profile:
 
 PROFILES = {
     "smoke": Profile("smoke", processes=2, warmups=1, values=3, min_time_ns=2_000_000,
-                     max_loops=1000, budget_s=3.0, timeout_s=120),
+                     max_loops=1000, budget_s=3.0, timeout_s=120, steady_limit_s=5.0),
     "quick": Profile("quick", processes=3, warmups=1, values=4, min_time_ns=20_000_000,
-                     max_loops=10_000, budget_s=25.0, timeout_s=600),
+                     max_loops=10_000, budget_s=25.0, timeout_s=600, steady_limit_s=10.0),
     # full: 10 processes x 10 samples = the article's 100 runs per measurement.
     "full": Profile("full", processes=10, warmups=1, values=10, min_time_ns=100_000_000,
-                    max_loops=100_000, budget_s=900.0, timeout_s=3600),
+                    max_loops=100_000, budget_s=900.0, timeout_s=3600, steady_limit_s=60.0),
 }
 
 

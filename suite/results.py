@@ -15,7 +15,9 @@ from . import __version__
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = ROOT / "schemas" / "result.schema.json"
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"  # what this suite writes; SCHEMA_PATH is its schema
+# Older versions stay readable: each is validated against its own frozen schema.
+ARCHIVED = {"1.0.0": ROOT / "schemas" / "archive" / "result-1.0.0.schema.json"}
 
 
 class InvalidDocument(Exception):
@@ -27,25 +29,33 @@ class InvalidDocument(Exception):
         self.errors = errors
 
 
-def schema() -> dict:
-    return json.loads(SCHEMA_PATH.read_text())
+def schema(version: str = SCHEMA_VERSION) -> dict:
+    return json.loads(ARCHIVED.get(version, SCHEMA_PATH).read_text())
 
 
-_VALIDATOR: Draft202012Validator | None = None
+_VALIDATORS: dict[str, Draft202012Validator] = {}
 
 
-def validator() -> Draft202012Validator:
-    global _VALIDATOR
-    if _VALIDATOR is None:
-        s = schema()
+def validator(version: str = SCHEMA_VERSION) -> Draft202012Validator:
+    """The validator for documents of `version` (the current one unless archived)."""
+    key = version if version in ARCHIVED else SCHEMA_VERSION
+    if key not in _VALIDATORS:
+        s = schema(key)
         Draft202012Validator.check_schema(s)
-        _VALIDATOR = Draft202012Validator(s, format_checker=Draft202012Validator.FORMAT_CHECKER)
-    return _VALIDATOR
+        _VALIDATORS[key] = Draft202012Validator(
+            s, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return _VALIDATORS[key]
 
 
 def violations(doc: object) -> list[str]:
     """Every schema violation as `$.json.path: message` (empty when valid)."""
-    errs = sorted(validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+    version = doc.get("schema_version") if isinstance(doc, dict) else None
+    if version not in (SCHEMA_VERSION, *ARCHIVED):
+        known = ", ".join([SCHEMA_VERSION, *ARCHIVED])
+        return [f"$.schema_version: {version!r} is not a result schema version this suite "
+                f"knows ({known})"]
+    errs = sorted(validator(version).iter_errors(doc),
+                  key=lambda e: list(map(str, e.absolute_path)))
     return [f"{e.json_path}: {e.message}" for e in errs]
 
 

@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import environment, results, stats
+from . import environment, results, stats, worker
 from .backends import Backend, Unavailable, worker_env
 from .profiles import Profile
 from .runtimes import Runtime
 from .stats import fmt_ns
-from .workloads import WORKLOADS, Params, Workload, canonical, flavor_names, make_inputs
+from .workloads import WORKLOADS, Params, Workload, canonical, flavor_names, make_inputs, threaded
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -98,6 +98,13 @@ class Cell:
             doc["stats"] = st
             doc["gflops"] = flops / st["median"] if flops else None
             warnings += stats.warnings_for(st, self.loops)
+            steady = self.record.get("warmup", {}).get("steady", [])
+            if not all(steady):
+                warnings.append({"code": "not-steady", "value": steady.count(False),
+                                 "threshold": 0,
+                                 "message": f"{steady.count(False)} of {len(steady)} processes "
+                                            "ended their warm-up before the timings were "
+                                            "steady (the warm-up limit was reached)"})
             if self.processes < planned:
                 warnings.append({"code": "incomplete", "value": self.processes,
                                  "threshold": planned,
@@ -149,8 +156,7 @@ def plan(runtimes: list[Runtime], profile: Profile, workloads: list[str] | None,
             for fl in flavor_names(w):
                 if flavors and fl not in flavors:
                     continue
-                threaded = fl in ("numpy", "mojo")
-                for threads in sorted({1, all_threads}) if threaded else [1]:
+                for threads in sorted({1, all_threads}) if threaded(w, fl) else [1]:
                     for rt in runtimes:
                         if fl in rt.flavors:
                             cells.append(Cell(rt, w, params, fl, threads))
@@ -224,7 +230,8 @@ class Run:
         info["jit"] = {**info["jit"], "expected": rt.jit}
         info.update(id=rt.id, kind=rt.kind)
         emulated = bool(self.backend_info.get(rt.id, {}).get("emulated", False))
-        settings = {**self.profile.settings(), "thresholds": stats.THRESHOLDS}
+        settings = {**self.profile.settings(), "thresholds": stats.THRESHOLDS,
+                    "steady_rule": worker.STEADY_RULE}
         return {
             "schema_version": results.SCHEMA_VERSION,
             "suite": self.suite,
@@ -266,6 +273,9 @@ class Run:
             if cell.runtime.id not in self.runtime_info:
                 extra = self.runtime_extra.get(cell.runtime.id, {})
                 self.runtime_info[cell.runtime.id] = {**facts, **extra}
+            info = self.runtime_info[cell.runtime.id]
+            if facts.get("numba") and (info.get("numba") or {}).get("threading_layer") is None:
+                info["numba"] = facts["numba"]  # the first numba cell that ran in parallel
             if facts.get("blas_threads") is not None:
                 cell.record["blas_threads"] = facts["blas_threads"]
         return res
@@ -305,6 +315,8 @@ class Run:
         if res["status"] != "ok":
             return cell.fail(res.get("error", "calibration failed"), res)
         cell.loops = res["loops"]
+        if "compile_ns" in res:
+            cell.record["compile_ns"] = [res["compile_ns"]]
         cell.record["first_call_ns"] = res["first_call_ns"]
         cell.record["calibration"] = res["warmups"]
         cell.record["check"] = res["check"]
@@ -319,11 +331,19 @@ class Run:
     def measure(self, cell: Cell) -> None:
         p = self.profile
         res = self.call(cell, self.job(cell, "measure", loops=cell.loops,
-                                       warmups=p.warmups, values=p.values))
+                                       warmups=p.warmups, values=p.values,
+                                       warmup=cell.runtime.warmup,
+                                       steady_limit_s=p.steady_limit_s))
         if res["status"] != "ok":
             return cell.fail(res.get("error", "measurement failed"), res)
         cell.processes += 1
         cell.warmups += res["warmups"]
+        wu = cell.record.setdefault("warmup", {"rule": cell.runtime.warmup, "counts": []})
+        wu["counts"].append(len(res["warmups"]))
+        if "steady" in res:
+            wu.setdefault("steady", []).append(res["steady"])
+        if "compile_ns" in res:
+            cell.record.setdefault("compile_ns", []).append(res["compile_ns"])
         cell.samples += res["values"]
         old = cell.record.get("check") or {}
         if (res["check"].get("max_error") or 0) >= (old.get("max_error") or 0):

@@ -9,6 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIMES_FILE = ROOT / "docker" / "runtimes.toml"
 KINDS = ("cpython", "mojo", "pypy")
+WARMUPS = ("fixed", "steady")  # see suite/worker.py: steady_warmups
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class Runtime:
     env: dict[str, str] = field(default_factory=dict)
     arches: tuple[str, ...] = ("amd64", "arm64")
     image: dict = field(default_factory=dict)
+    warmup: str = "fixed"  # "steady": warm up until the timings stop falling (JITs)
 
 
 def load(path: Path = RUNTIMES_FILE) -> dict[str, Runtime]:
@@ -34,11 +36,14 @@ def load(path: Path = RUNTIMES_FILE) -> dict[str, Runtime]:
         try:
             if spec["kind"] not in KINDS:
                 raise ValueError(f"kind must be one of {KINDS}, not {spec['kind']!r}")
+            warmup = spec.get("warmup", "fixed")
+            if warmup not in WARMUPS:
+                raise ValueError(f"warmup must be one of {WARMUPS}, not {warmup!r}")
             out[rid] = Runtime(
                 id=rid, kind=spec["kind"], python=str(spec["python"]), jit=bool(spec["jit"]),
                 flavors=tuple(spec["flavors"]), env={k: str(v) for k, v in spec["env"].items()},
                 arches=tuple(spec.get("arches", ("amd64", "arm64"))),
-                image=dict(spec.get("image", {})))
+                image=dict(spec.get("image", {})), warmup=warmup)
         except KeyError as exc:
             raise ValueError(f"{path}: runtime {rid!r} lacks the key {exc}") from None
         except (TypeError, ValueError) as exc:

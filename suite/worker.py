@@ -5,16 +5,22 @@
 The job names the workload, parameters, flavor, thread count, inputs file and what to do:
 `probe` (the fastest of three calls), `calibrate` (find the loop count that makes one
 sample at least `min_time_ns` long, pyperf-style doubling), or `measure` (warm-ups then
-samples). Every
-output (the last call of every warm-up and sample) is checked against the float64
-reference; a wrong output fails the cell. The result JSON goes to `job["result"]`.
-Imports: standard library, NumPy, and the suite's workload modules only.
+samples). Every output (the last call of every warm-up and sample) is checked against the
+float64 reference; a wrong output fails the cell. The result JSON goes to `job["result"]`.
+
+Warm-ups are either the profile's fixed count or, for runtimes with a JIT (`warmup =
+"steady"` in the runtimes file), as many as it takes for the timings to stop falling: see
+`steady_warmups`. Flavors compiled ahead of the call (Numba) are compiled once before
+anything is timed, and that compile time is reported apart (`compile_ns`).
+Imports: standard library, NumPy, and the suite's workload modules only (plus Numba or the
+Mojo extension for their flavors).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import sys
 import time
 import traceback
@@ -68,6 +74,11 @@ class Cell:
         self.tol = self.workload.tolerance(self.params)
         self.args = self.flavor.prepare(inputs, self.params) if self.flavor.prepare else ()
         self.last_check: dict | None = None
+        self.compile_ns: int | None = None
+        if self.flavor.compile is not None:
+            t0 = time.perf_counter_ns()
+            self.flavor.compile(self.args)
+            self.compile_ns = time.perf_counter_ns() - t0
 
     def check(self, out: object) -> None:
         arr = self.flavor.finish(out, self.params) if self.flavor.finish else out
@@ -88,6 +99,41 @@ class Cell:
         t1 = time.perf_counter_ns()
         self.check(out)
         return max(1, (t1 - t0) // loops)
+
+
+# The steady-state rule for JIT warm-up: compare the median of the last WINDOW warm-ups with
+# the median of the WINDOW before them; the timings are steady once the newer window is no
+# more than GAIN faster. A JIT that is still compiling shows as a falling series; noise
+# alone does not keep it going, because medians of 3 rarely move 5% in one direction.
+STEADY_WINDOW = 3
+STEADY_GAIN = 0.05
+STEADY_MAX = 60  # warm-ups per process at most; then the cell is flagged `not-steady`
+STEADY_RULE = {"window": STEADY_WINDOW, "gain": STEADY_GAIN, "max_warmups": STEADY_MAX}
+
+
+def is_steady(times: list[int], window: int = STEADY_WINDOW, gain: float = STEADY_GAIN) -> bool:
+    """Whether the last `window` timings are no more than `gain` faster than the ones before."""
+    if len(times) < 2 * window:
+        return False
+    before = statistics.median(times[-2 * window:-window])
+    last = statistics.median(times[-window:])
+    return last >= (1.0 - gain) * before
+
+
+def steady_warmups(sample, minimum: int, loops: int, limit_ns: int,
+                   maximum: int = STEADY_MAX) -> tuple[list[int], bool]:
+    """Warm up until `is_steady`: at least `minimum` warm-ups, at most `maximum` or until they
+    have taken `limit_ns`. `sample()` times `loops` calls and returns ns per call. Returns
+    the warm-up timings and whether they got steady."""
+    times: list[int] = []
+    spent = 0
+    while True:
+        times.append(sample())
+        spent += times[-1] * loops
+        if len(times) >= minimum and is_steady(times):
+            return times, True
+        if len(times) >= maximum or spent >= limit_ns:
+            return times, False
 
 
 def run_job(job: dict) -> dict:
@@ -114,11 +160,18 @@ def run_job(job: dict) -> dict:
         elif mode == "measure":
             loops = int(job["loops"])
             result["loops"] = loops
-            result["warmups"] = [cell.sample(loops) for _ in range(job["warmups"])]
+            if job.get("warmup") == "steady":
+                result["warmups"], result["steady"] = steady_warmups(
+                    lambda: cell.sample(loops), job["warmups"], loops,
+                    limit_ns=int(job["steady_limit_s"] * 1e9))
+            else:
+                result["warmups"] = [cell.sample(loops) for _ in range(job["warmups"])]
             result["values"] = [cell.sample(loops) for _ in range(job["values"])]
         else:
             raise ValueError(f"unknown worker mode {mode!r}")
         result["check"] = cell.last_check
+        if cell.compile_ns is not None:
+            result["compile_ns"] = cell.compile_ns
     except OutputMismatch as exc:
         result.update(status="failed", error=f"wrong output: {exc}", check=exc.check)
     except Exception as exc:
@@ -126,6 +179,10 @@ def run_job(job: dict) -> dict:
         result.update(status="failed", error=f"{type(exc).__name__}: {exc}",
                       traceback=tb[-12:])
     result["runtime"] = environment.runtime_facts()
+    if "numba" in sys.modules:
+        from . import numba_kernels
+
+        result["runtime"]["numba"] = numba_kernels.facts()
     result["pid"] = os.getpid()
     return result
 

@@ -347,3 +347,41 @@ def test_jit_on_vs_off_table(tmp_path):
     assert "JIT state measured by the worker" in md and "built, enabled" in md
     t = parse(html).tables["jit-" + load.group(load.load([d])[0])[0].key + "-cpython-3.13-jit"]
     assert any("1.25×" in c for r in t for c in r)
+
+
+def test_fastest_option_per_workload(tmp_path):
+    # One configuration run by every option; the table names each option's best
+    # single-thread time, the winner and its margin over the runner-up.
+    p = {"dtype": "float64", "n": 48}
+    d = tmp_path / "fast"
+    d.mkdir()
+    docs = {
+        "cp12": make_doc("cpython-3.12", [
+            make_cell("matmul", p, "pure", 1, _xs(100_000_000)),
+            make_cell("matmul", p, "numpy", 1, _xs(1_000_000)),
+            make_cell("matmul", p, "numpy", 2, _xs(100_000)),  # 2 threads: not counted
+            make_cell("matmul", p, "numba", 1, _xs(2_000_000))]),
+        "jit": make_doc("cpython-3.13-jit", [
+            make_cell("matmul", p, "pure", 1, _xs(80_000_000)),
+            make_cell("matmul", p, "numba", 1, _xs(1_500_000))], jit=True),
+        "pypy": make_doc("pypy-3.11", [make_cell("matmul", p, "pure", 1, _xs(10_000_000))],
+                         kind="pypy", jit=True),
+        "mojo": make_doc("mojo-1.2", [make_cell("matmul", p, "mojo-simd", 1, _xs(500_000)),
+                                      make_cell("matmul", p, "mojo", 1, _xs(250_000))],
+                         kind="mojo"),
+    }
+    for name, doc in docs.items():
+        (d / f"{name}.json").write_text(json.dumps(doc))
+    built = build([d], tmp_path / "rep")
+    (m,) = load.group(load.load([d])[0])
+    (row,) = model.view(m).fastest
+    assert {f: r for f, (r, _) in row.best.items()} == {
+        "CPython": "cpython-3.12", "CPython JIT": "cpython-3.13-jit", "PyPy": "pypy-3.11",
+        "Numba": "cpython-3.13-jit", "NumPy": "cpython-3.12", "Mojo": "mojo-1.2"}
+    assert [f for f, _, _ in row.ranked()][:3] == ["Mojo", "NumPy", "Numba"]
+    assert row.margin() == pytest.approx(4.0, rel=0.01)
+    md_rows = md_tables(built.markdown.read_text())["Which option is fastest (single thread)"]
+    assert md_rows[0][1:] == [*model.FAMILIES, "fastest"]
+    assert md_rows[1][-1] == "Mojo, 4.00× faster than NumPy"
+    html_rows = parse(built.html.read_text()).tables[f"fastest-{m.key}"]
+    assert html_rows[1][1:] == md_rows[1][1:]

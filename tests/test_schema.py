@@ -83,3 +83,30 @@ def test_validate_command(smoke_doc, tmp_path):
     out = suite_cmd("validate", str(smoke_doc), str(bad))
     assert out.returncode == 1
     assert "INVALID" in out.stdout and "$.cells[0].samples[0]" in out.stdout
+
+
+def test_documents_of_the_archived_version_still_validate(smoke_doc):
+    # A 1.0.0 document (what the suite wrote before compile_ns/warmup/numba existed) is
+    # checked against its own frozen schema; a new field makes it invalid there.
+    doc = json.loads(smoke_doc.read_text())
+    old = copy.deepcopy(doc)
+    old["schema_version"] = "1.0.0"
+    for c in old["cells"]:
+        c.pop("warmup", None)
+        c.pop("compile_ns", None)
+    assert results.violations(old) == []
+    old["cells"][0]["warmup"] = doc["cells"][0]["warmup"]
+    assert any("warmup" in e for e in results.violations(old))
+
+
+def test_unknown_schema_version_names_the_known_ones(smoke_doc):
+    doc = json.loads(smoke_doc.read_text())
+    doc["schema_version"] = "9.9.9"
+    (err,) = results.violations(doc)
+    assert "9.9.9" in err and results.SCHEMA_VERSION in err and "1.0.0" in err
+
+
+def test_archived_schemas_keep_their_ids():
+    for version, path in results.ARCHIVED.items():
+        s = json.loads(path.read_text())
+        assert f"/{version}/" in s["$id"] and s["properties"]["schema_version"]["const"] == version

@@ -16,7 +16,7 @@ from pathlib import Path
 from .. import profiles, results, runtimes, summary
 from ..backends import Unavailable
 from ..runner import Run, prepare_runtimes
-from ..workloads import MOJO_FLAVORS, WORKLOADS
+from ..workloads import WORKLOADS, flavor_names
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         if w not in WORKLOADS:
             raise ValueError(f"unknown workload {w!r}; known workloads: {', '.join(WORKLOADS)}")
     flavors = split(args.flavor)
-    all_flavors = {f for w in WORKLOADS.values() for f in w.flavors} | set(MOJO_FLAVORS)
+    all_flavors = {f for w in WORKLOADS.values() for f in flavor_names(w)}
     for f in flavors:
         if f not in all_flavors:
             raise ValueError(f"unknown flavor {f!r}; flavors: {', '.join(sorted(all_flavors))}")

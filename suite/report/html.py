@@ -29,6 +29,7 @@ table{border-collapse:collapse;margin:6px 0;font-size:12.5px}
 th,td{border:1px solid #ddd;padding:3px 6px;vertical-align:top;text-align:left}
 th{background:#f3f4f6;position:sticky;top:0}
 td.cellid{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:11.5px;white-space:nowrap}
+td.best{font-weight:600;background:#e8f5e9}
 table.summary td{white-space:nowrap}
 td .sub{display:block;color:#666;font-size:11.5px}td .sub.faster{color:#0a6b2d}
 td .sub.slower{color:#b3261e}
@@ -121,6 +122,8 @@ def render(ctx: dict) -> str:
                      "same cell (Mojo flavors: its numpy cell), log scale, 95% bootstrap "
                      "error bars; hollow = not significant; bar = geometric mean.</p></div>")
         p.append('<div class="side">' + table_html(tables.geomeans(v)) + "</div></div>")
+        if v.fastest:
+            p.append(table_html(tables.fastest(v)))
         p.append(table_html(tables.summary(v)))
         warns = tables.warnings_list(v)
         if warns:

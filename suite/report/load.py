@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import results
-from ..workloads import MOJO_FLAVORS, WORKLOADS
+from ..workloads import MOJO_FLAVORS, NUMBA, WORKLOADS
 
-FLAVOR_ORDER = ("pure", "numpy", *MOJO_FLAVORS)
+FLAVOR_ORDER = ("pure", "numpy", NUMBA, *MOJO_FLAVORS)
 
 
 class NoDocuments(ValueError):

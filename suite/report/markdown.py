@@ -42,6 +42,8 @@ def render(ctx: dict) -> str:
         if "relative" in f:
             p += [f"![time relative to {v.baseline}](charts/{m.key}-relative.svg)", ""]
         p.append(table_md(tables.geomeans(v)))
+        if v.fastest:
+            p.append(table_md(tables.fastest(v)))
         p.append(table_md(tables.summary(v)))
         warns = tables.warnings_list(v)
         if warns:

@@ -181,6 +181,56 @@ class JitRow:
     on_text: str
 
 
+# "Which option is fastest": each single-thread cell belongs to one of these families.
+FAMILIES = ("CPython", "CPython JIT", "PyPy", "Numba", "NumPy", "Mojo")
+
+
+def family(rt: RuntimeData, flavor: str) -> str:
+    """The option a user would pick: the flavor, or for `pure` loops the interpreter."""
+    if flavor.startswith("mojo"):
+        return "Mojo"
+    if flavor in ("numba", "numpy"):
+        return {"numba": "Numba", "numpy": "NumPy"}[flavor]
+    if rt.info.get("kind") == "pypy":
+        return "PyPy"
+    jit = rt.info.get("jit") or {}
+    return "CPython JIT" if jit.get("built") and jit.get("enabled") else "CPython"
+
+
+@dataclass
+class Fastest:
+    """One workload configuration: the best single-thread cell of each family."""
+
+    stem: str  # workload[params]
+    best: dict[str, tuple[str, dict]]  # family -> (runtime, cell)
+
+    def ranked(self) -> list[tuple[str, str, dict]]:
+        return sorted(((f, r, c) for f, (r, c) in self.best.items()),
+                      key=lambda x: x[2]["stats"]["median"])
+
+    def margin(self) -> float | None:
+        """How many times faster the winner is than the runner-up family."""
+        r = self.ranked()
+        return r[1][2]["stats"]["median"] / r[0][2]["stats"]["median"] if len(r) > 1 else None
+
+
+def fastest(m: Machine) -> list[Fastest]:
+    """Per workload configuration, the fastest single-thread cell of every family."""
+    out: dict[str, Fastest] = {}
+    for rid, rt in sorted(m.runtimes.items()):
+        for c in rt.cells.values():
+            if not _ok(c) or c["threads"] != 1:
+                continue
+            stem = c["id"].split("/")[0]
+            fam = family(rt, c["flavor"])
+            row = out.setdefault(stem, Fastest(stem, {}))
+            old = row.best.get(fam)
+            if old is None or c["stats"]["median"] < old[1]["stats"]["median"]:
+                row.best[fam] = (rid, c)
+    return [out[k] for k in sorted(out, key=lambda s: m.cell_ids().index(
+        next(i for i in m.cell_ids() if i.startswith(s + "/"))))]
+
+
 @dataclass
 class MachineView:
     machine: Machine
@@ -193,6 +243,7 @@ class MachineView:
     jit: list[tuple[str, str, list[JitRow], GeoRow]]
     problems: list[tuple[str, str, str, str]]  # runtime, cell, status, reason
     warnings: list[tuple[str, str, str]]  # runtime, cell, message
+    fastest: list[Fastest] = field(default_factory=list)
 
 
 def choose_baseline(m: Machine, wanted: str) -> tuple[str | None, str]:
@@ -256,7 +307,8 @@ def view(m: Machine, wanted_baseline: str = DEFAULT_BASELINE) -> MachineView:
                 problems.append((e.runtime, cid, "skipped", sk.get("reason", "") + extra))
             for w in c.get("warnings", []):
                 warns.append((e.runtime, cid, w["message"]))
-    return MachineView(m, bid, note, order, rows, geo, points, jit_pairs(m), problems, warns)
+    return MachineView(m, bid, note, order, rows, geo, points, jit_pairs(m), problems, warns,
+                       fastest(m))
 
 
 def jit_pairs(m: Machine) -> list[tuple[str, str, list[JitRow], GeoRow]]:

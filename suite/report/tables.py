@@ -61,6 +61,38 @@ def summary(v: MachineView) -> Table:
     return t
 
 
+def fastest(v: MachineView) -> Table:
+    """Per workload configuration: the best single-thread time of each option, the winner
+    and its margin over the runner-up."""
+    t = Table(f"fastest-{v.machine.key}", "Which option is fastest (single thread)",
+              ["workload", *model.FAMILIES, "fastest"], cls="summary")
+    for row in v.fastest:
+        cells = [Cell(row.stem, cls="cellid")]
+        ranked = row.ranked()
+        for fam in model.FAMILIES:
+            if fam not in row.best:
+                cells.append(Cell("-"))
+                continue
+            rid, c = row.best[fam]
+            cells.append(Cell(fmt_ns(c["stats"]["median"]),
+                              title=f"{rid}, flavor {c['flavor']}",
+                              cls="best" if fam == ranked[0][0] else ""))
+        margin = row.margin()
+        win = ranked[0]
+        text = win[0] if margin is None else \
+            f"{win[0]}, {fmt_x(margin)} faster than {ranked[1][0]}"
+        cells.append(Cell(text, title=f"{win[1]}, flavor {win[2]['flavor']}"))
+        t.rows.append(cells)
+    t.notes.append(
+        "Best median per call among the 1-thread cells of each option: CPython = pure Python "
+        "on CPython without a JIT, CPython JIT = pure Python with the JIT on, PyPy = pure "
+        "Python on PyPy, Numba = the same loops under numba.njit, NumPy = the vectorised "
+        "flavor (any runtime), Mojo = the best Mojo flavor. Hover for the runtime. Margins "
+        "are ratios of medians within one machine's results; with few samples or stability "
+        "warnings read them as rough.")
+    return t
+
+
 def entry_cell(e: Entry) -> Cell:
     if e.cell is None:
         return Cell("", cls="empty")

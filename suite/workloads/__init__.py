@@ -10,7 +10,7 @@ WORKLOADS: dict[str, Workload] = {
 }
 
 __all__ = ["WORKLOADS", "Flavor", "Inputs", "Params", "Workload", "canonical", "get",
-           "make_inputs", "rng_for"]
+           "make_inputs", "rng_for", "threaded"]
 
 
 def get(name: str) -> Workload:
@@ -28,11 +28,19 @@ def make_inputs(w: Workload, params: Params, seed: int) -> Inputs:
 
 
 MOJO_FLAVORS = ("mojo-naive", "mojo-simd", "mojo")
+NUMBA = "numba"  # the `pure` loops under numba.njit (suite/numba_kernels.py)
 
 
 def flavor_names(w: Workload) -> list[str]:
     """Every flavor the workload has, in every runtime."""
-    return [*w.flavors, *MOJO_FLAVORS]
+    return [*w.flavors, NUMBA, *MOJO_FLAVORS]
+
+
+def threaded(w: Workload, name: str) -> bool:
+    """Whether flavor `name` of `w` runs on more than one thread (without importing it)."""
+    if name == NUMBA:
+        return w.parallel_loops
+    return name in ("mojo",) or (name in w.flavors and w.flavors[name].threaded)
 
 
 def flavor(w: Workload, name: str) -> Flavor:
@@ -44,5 +52,11 @@ def flavor(w: Workload, name: str) -> Flavor:
 
         fn = mojo_kernels.FLAVORS[w.name][name]
         return Flavor(name, fn, prepare=w.flavors["numpy"].prepare, threaded=name == "mojo")
+    if name == NUMBA:
+        from .. import numba_kernels as nk
+
+        return Flavor(name, nk.runner(w.name), prepare=w.flavors["numpy"].prepare,
+                      threaded=w.parallel_loops,
+                      compile=lambda args: nk.compile_for(w.name, args))
     raise ValueError(f"workload {w.name!r} has no flavor {name!r}; "
                      f"flavors: {', '.join(flavor_names(w))}")

@@ -31,6 +31,7 @@ class Flavor:
     prepare: Callable[[Inputs, Params], tuple] | None = None
     finish: Callable[[Any, Params], np.ndarray] | None = None
     threaded: bool = False  # whether the thread count changes what it does
+    compile: Callable[[tuple], None] | None = None  # ahead of timing (numba), timed apart
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Workload:
     probe: Callable[[Params], Params | None] = lambda p: None  # smaller size for estimates
     validate_reference: Callable[[Inputs, Params, np.ndarray], str | None] = lambda i, p, r: None
     notes: str = ""
+    parallel_loops: bool = True  # the `pure` outer loop is independent (numba: prange)
 
 
 def eps(dtype: str) -> float:

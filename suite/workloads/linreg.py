@@ -119,4 +119,5 @@ WORKLOAD = Workload(
     work=lambda p: float(p["epochs"] * p["batches"] * p["batch"] * p["dim"]),
     flops=lambda p: 4.0 * p["epochs"] * p["batches"] * p["batch"] * p["dim"],
     validate_reference=validate_reference,
+    parallel_loops=False,  # SGD: each step needs the previous weights
 )
