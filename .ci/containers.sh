@@ -3,11 +3,16 @@
 #   1. Podman (with runc), debootstrap, QEMU from Debian's packages; containers.conf as
 #      these machines need it (crun fails here: cgroups in hybrid mode);
 #   2. the Debian trixie base images via debootstrap (amd64, and arm64 for the QEMU test);
-#   3. builds cpython-3.13, cpython-3.13-jit and mojo-1.2 in fast mode (no PGO/LTO) and
-#      runs them on the smoke profile in one interleaved run;
-#   4. asserts: every document validates, the JIT is measured enabled in the JIT image and
-#      disabled in the plain one, the image digest and the build mode are recorded;
-#   5. the container tests (tests/test_containers.py: arm64 under QEMU, bad input).
+#   3. builds cpython-3.13, cpython-3.13-jit, mojo-1.2 and pypy-3.11 in fast mode (no
+#      PGO/LTO; PyPy is Debian's package either way) and runs them on the smoke profile in
+#      one interleaved run;
+#   4. asserts: every document validates, the implementation (CPython, PyPy) and the JIT
+#      state are measured as expected (enabled in the JIT image and in PyPy, disabled in
+#      the plain one), warm-ups are recorded, the image digest and the build mode are
+#      recorded;
+#   5. the container tests (tests/test_containers.py: arm64 under QEMU, bad input;
+#      tests/test_pypy.py: the PyPy image, and every workload's pure/numpy flavors against
+#      the reference with Hypothesis inside PyPy).
 # Caching: images are tagged by a content key and only built when missing; the CPython
 # tarball is kept in .cache/sources/. With CONTAINERS_CACHE=<dir>, built images are also
 # saved there (podman save) and loaded on the next run.
@@ -17,7 +22,7 @@ export DEBIAN_FRONTEND=noninteractive BUILD_MODE=fast ENGINE=podman
 start=$(date +%s)
 step() { printf '\n=== containers: %s (%ss)\n' "$*" "$(( $(date +%s) - start ))"; }
 PY=.venv/bin/python
-RUNTIMES="cpython-3.13 cpython-3.13-jit mojo-1.2"
+RUNTIMES="cpython-3.13 cpython-3.13-jit mojo-1.2 pypy-3.11"
 OUT=.cache/ci/results
 CACHE=${CONTAINERS_CACHE:-}
 
@@ -55,7 +60,7 @@ $PY -m suite run --backend container --engine podman --profile smoke \
 # 1 = some cells failed (recorded in the documents, checked below); worse is fatal.
 [ "$status" -le 1 ] || { echo "containers: the smoke run failed ($status)" >&2; exit 1; }
 
-step "checks: documents, JIT state, digests, build mode"
+step "checks: documents, implementation, JIT state, warm-ups, digests, build mode"
 $PY - "$OUT" <<'EOF'
 import json, subprocess, sys
 from pathlib import Path
@@ -64,13 +69,19 @@ docs = {}
 for p in sorted(Path(sys.argv[1]).rglob("*.json")):
     d = results.load(p)  # validates against the schema
     docs[d["runtime"]["id"]] = d
-want = {"cpython-3.13": False, "cpython-3.13-jit": True, "mojo-1.2": None}
+# runtime: (implementation, JIT expected on (None: not checked), build mode recorded)
+want = {"cpython-3.13": ("CPython", False, "fast"), "cpython-3.13-jit": ("CPython", True, "fast"),
+        "mojo-1.2": ("CPython", None, None), "pypy-3.11": ("PyPy", True, None)}
 bad = []
-for rid, jit in want.items():
+for rid, (impl, jit, mode) in want.items():
     d = docs.get(rid)
     if d is None:
         bad.append(f"{rid}: no document"); continue
     b, rt = d["backend"], d["runtime"]
+    if rt["implementation"] != impl:
+        bad.append(f"{rid}: implementation {rt['implementation']!r}, expected {impl!r}")
+    if impl == "PyPy" and not rt.get("pypy_version"):
+        bad.append(f"{rid}: no pypy_version recorded")
     if jit is not None and (rt["jit"]["built"] and rt["jit"]["enabled"]) is not jit:
         bad.append(f"{rid}: JIT measured {rt['jit']}, expected enabled={jit}")
     if jit is not None and rt["jit"]["built"] is not jit:
@@ -79,8 +90,11 @@ for rid, jit in want.items():
                                      capture_output=True, text=True, check=True).stdout)[0]
     if not b.get("digest") or b["digest"] != real["Digest"]:
         bad.append(f"{rid}: backend.digest {b.get('digest')} != image {real['Digest']}")
-    if jit is not None and b.get("build_mode") != "fast":
-        bad.append(f"{rid}: build_mode {b.get('build_mode')!r}, expected 'fast'")
+    if b.get("build_mode") != mode:
+        bad.append(f"{rid}: build_mode {b.get('build_mode')!r}, expected {mode!r}")
+    for c in d["cells"]:
+        if c["status"] == "ok" and not c.get("warmups"):
+            bad.append(f"{rid}: {c['id']}: no warm-ups recorded")
     if d["host"]["emulated"]:
         bad.append(f"{rid}: marked emulated on a native run")
     ok = sum(c["status"] == "ok" for c in d["cells"])
@@ -93,8 +107,9 @@ if bad:
 print("containers: all checks passed")
 EOF
 
-step "container tests (arm64 under QEMU, bad input)"
-SUITE_REQUIRE_CONTAINERS=1 $PY -m pytest -p no:cacheprovider -m containers tests/test_containers.py
+step "container tests (arm64 under QEMU, bad input, PyPy)"
+SUITE_REQUIRE_CONTAINERS=1 $PY -m pytest -p no:cacheprovider -m containers \
+    tests/test_containers.py tests/test_pypy.py
 
 if [ -n "$CACHE" ]; then
     step "saving images to $CACHE"

@@ -18,10 +18,21 @@
 # BASE_IMAGE: for registry builds pin it by tag and digest, e.g.
 #   docker.io/library/debian:trixie-slim@sha256:<digest>
 # Without a registry `make base-images` bootstraps localhost/debian:trixie-slim-<arch>.
+#
+# Another architecture (arm64 images on an amd64 host): CPython is cross-compiled, not
+# compiled under QEMU (hours on 2 cores). The build stage then runs on the host's
+# architecture (BUILD_BASE_IMAGE) with Debian's cross gcc and the target's -dev packages
+# (multiarch); clang builds the JIT stencils for the target triple; the same release is
+# first built for the host as the `--with-build-python` that a cross build needs; the
+# worker's wheels are installed for the target's platform tags. Same source, same configure
+# flags, same compiler version. TARGET_GNU_TYPE/TARGET_DEB_ARCH/WHEEL_PLATFORM name the
+# target; empty for a native build. PGO (OPTIMIZE=yes) would run the training under QEMU,
+# so emulated targets build in fast mode unless BUILD_MODE says otherwise.
 
 ARG BASE_IMAGE=localhost/debian:trixie-slim-amd64
+ARG BUILD_BASE_IMAGE=${BASE_IMAGE}
 
-FROM ${BASE_IMAGE} AS build
+FROM --platform=$BUILDPLATFORM ${BUILD_BASE_IMAGE} AS build
 ARG PYTHON_VERSION
 ARG PYTHON_SHA256
 # no | yes-off (built, off unless PYTHON_JIT=1) | yes | interpreter
@@ -30,15 +41,25 @@ ARG JIT=no
 ARG LLVM_VERSION=
 # yes: --enable-optimizations --with-lto (PGO + LTO, like the official images); no: fast
 ARG OPTIMIZE=yes
+# Cross builds only (see above), e.g. aarch64-linux-gnu, arm64, manylinux_2_28_aarch64
+ARG TARGET_GNU_TYPE=
+ARG TARGET_DEB_ARCH=
+ARG WHEEL_PLATFORM=
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 ENV DEBIAN_FRONTEND=noninteractive
 # Packages come from the base image's Debian suite (pinned by the base image itself).
-# hadolint ignore=DL3008
-RUN apt-get update \
+# ($dev is split on purpose.)
+# hadolint ignore=DL3008,SC2086
+RUN dev="libssl-dev zlib1g-dev libffi-dev libbz2-dev liblzma-dev libsqlite3-dev \
+         libreadline-dev uuid-dev libncurses-dev libgdbm-dev" \
+ && cross="" \
+ && if [ -n "$TARGET_DEB_ARCH" ]; then \
+        dpkg --add-architecture "$TARGET_DEB_ARCH"; \
+        cross="crossbuild-essential-$TARGET_DEB_ARCH libc6-dev:$TARGET_DEB_ARCH $dev"; \
+        dev="$(printf '%s:'"$TARGET_DEB_ARCH"' ' $dev)"; fi \
+ && apt-get update \
  && apt-get install -y --no-install-recommends \
-        build-essential ca-certificates pkg-config xz-utils python3 \
-        libssl-dev zlib1g-dev libffi-dev libbz2-dev liblzma-dev libsqlite3-dev \
-        libreadline-dev uuid-dev libncurses-dev libgdbm-dev \
+        build-essential ca-certificates pkg-config xz-utils python3 $dev $cross \
         ${LLVM_VERSION:+clang-$LLVM_VERSION llvm-$LLVM_VERSION lld-$LLVM_VERSION} \
  && rm -rf /var/lib/apt/lists/*
 
@@ -52,13 +73,22 @@ RUN got="$(sha256sum /tmp/python.tar.xz | cut -d' ' -f1)" \
  && rm /tmp/python.tar.xz
 
 # As the official images: shared libpython with an rpath, frame pointers kept, stripped.
-# ($opt is split on purpose.)
-# hadolint ignore=SC2086
+# ($opt and $cross are split on purpose; the host build needs its own build directory.)
+# hadolint ignore=SC2086,DL3003
 RUN if [ -n "$LLVM_VERSION" ]; then export PATH="/usr/lib/llvm-$LLVM_VERSION/bin:$PATH"; fi \
  && opt=""; if [ "$OPTIMIZE" = yes ]; then opt="--enable-optimizations --with-lto"; fi \
+ && cross=""; strip=strip \
+ && if [ -n "$TARGET_GNU_TYPE" ]; then \
+        mkdir /tmp/build-python && cd /tmp/build-python \
+        && /usr/src/python/configure --prefix=/opt/build-python --without-ensurepip >/dev/null \
+        && make -j"$(nproc)" >/dev/null && make install >/dev/null && cd /usr/src/python \
+        && rm -rf /tmp/build-python \
+        && cross="--host=$TARGET_GNU_TYPE --with-build-python=/opt/build-python/bin/python3 \
+                  ac_cv_file__dev_ptmx=yes ac_cv_file__dev_ptc=no ac_cv_buggy_getaddrinfo=no" \
+        && strip="$TARGET_GNU_TYPE-strip"; fi \
  && ./configure --prefix=/opt/python --enable-shared --with-ensurepip \
         --enable-loadable-sqlite-extensions --enable-option-checking=fatal \
-        --build="$(dpkg-architecture --query DEB_BUILD_GNU_TYPE)" \
+        --build="$(dpkg-architecture --query DEB_BUILD_GNU_TYPE)" $cross \
         --enable-experimental-jit="$JIT" $opt \
         PYTHON_FOR_REGEN=/usr/bin/python3 \
         LDFLAGS="-Wl,-rpath='\$\$ORIGIN/../lib'" \
@@ -67,16 +97,30 @@ RUN if [ -n "$LLVM_VERSION" ]; then export PATH="/usr/lib/llvm-$LLVM_VERSION/bin
  && make install \
  && find /opt/python -depth \( -type d -a \( -name test -o -name tests -o -name idle_test \) \) \
         -exec rm -rf '{}' + \
- && find /opt/python -type f -name '*.so*' -exec strip --strip-unneeded '{}' + \
- && strip /opt/python/bin/python3 \
+ && find /opt/python -type f -name '*.so*' -exec "$strip" --strip-unneeded '{}' + \
+ && "$strip" /opt/python/bin/python3 \
  && ln -s python3 /opt/python/bin/python
 
+# Native: pip of the new interpreter. Cross: the build Python (same release) installs the
+# wheels for the target's platform tags into the target's site-packages (binary wheels only).
+# ($reqs is split on purpose.)
 COPY worker.txt numba.txt constraints.txt /tmp/
+# hadolint ignore=SC2086
 RUN --mount=type=secret,id=extra_ca \
     ca=/etc/ssl/certs/ca-certificates.crt \
  && if [ -s /run/secrets/extra_ca ]; then cat "$ca" /run/secrets/extra_ca > /tmp/ca.pem; ca=/tmp/ca.pem; fi \
- && PIP_CERT="$ca" /opt/python/bin/python3 -m pip install --no-cache-dir \
-        --disable-pip-version-check --root-user-action=ignore -r /tmp/worker.txt -r /tmp/numba.txt -c /tmp/constraints.txt \
+ && reqs="-r /tmp/worker.txt -r /tmp/numba.txt -c /tmp/constraints.txt" \
+ && if [ -z "$TARGET_GNU_TYPE" ]; then \
+        PIP_CERT="$ca" /opt/python/bin/python3 -m pip install --no-cache-dir \
+            --disable-pip-version-check --root-user-action=ignore $reqs; \
+    else \
+        site="$(echo /opt/python/lib/python3.*/site-packages)" \
+        && PIP_CERT="$ca" /opt/build-python/bin/python3 -m pip install --no-cache-dir \
+            --disable-pip-version-check --root-user-action=ignore --no-compile \
+            --only-binary=:all: --platform "$WHEEL_PLATFORM" \
+            --python-version "${PYTHON_VERSION%.*}" --implementation cp \
+            --target "$site" $reqs \
+        && rm -rf "${site:?}/bin"; fi \
  && find /opt/python -name __pycache__ -prune -exec rm -rf '{}' +
 
 FROM ${BASE_IMAGE}

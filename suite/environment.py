@@ -18,8 +18,45 @@ ENV_VARS = ("PYTHON_JIT", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_TH
             "PYTHONHASHSEED")
 
 
+# PyPy: a loop this long is compiled by a JIT that is on (the default threshold is 1039
+# iterations); a fresh code object each time, so every call measures anew.
+PYPY_PROBE_LOOPS = 20_000
+_PYPY_PROBE = "def spin(n):\n    s = 0\n    for i in range(n):\n        s += i\n    return s\n"
+PYPY_JIT_METHOD = ("import pypyjit + pypyjit.set_compile_hook: a loop of "
+                   f"{PYPY_PROBE_LOOPS} iterations is compiled")
+
+
+def pypy_jit_state() -> dict:
+    """PyPy's JIT: built = the `pypyjit` module exists (only JIT builds have it); enabled =
+    it really compiles: a fresh hot loop is run with a compile hook installed, and the hook
+    must fire. `--jit off`, `pypyjit.set_param("off")` or a threshold above the probe's
+    loop count all read as disabled. (Reading the JIT's parameters back is not possible,
+    and pypyjit.get_stats_snapshot() crashes Debian's PyPy 7.3.19, so it is measured.) The
+    probe runs after the timed work and removes its hook."""
+    try:
+        import pypyjit
+    except ImportError:
+        return {"built": False, "enabled": False, "method": "import pypyjit"}
+    compiled: list[str] = []
+    try:
+        ns: dict = {}
+        exec(compile(_PYPY_PROBE, "<jit probe>", "exec"), ns)
+        pypyjit.set_compile_hook(lambda info: compiled.append(getattr(info, "type", "?")))
+        try:
+            ns["spin"](PYPY_PROBE_LOOPS)
+        finally:
+            pypyjit.set_compile_hook(None)
+    except Exception as exc:
+        return {"built": True, "enabled": None, "method": PYPY_JIT_METHOD,
+                "error": f"cannot tell if the JIT is on: {type(exc).__name__}: {exc}"}
+    return {"built": True, "enabled": bool(compiled), "method": PYPY_JIT_METHOD}
+
+
 def jit_state() -> dict:
-    """Whether this interpreter has the JIT built in and switched on (PEP 744)."""
+    """Whether this interpreter has the JIT built in and switched on (PEP 744; PyPy: see
+    pypy_jit_state)."""
+    if sys.implementation.name == "pypy":
+        return pypy_jit_state()
     jit = getattr(sys, "_jit", None)
     if jit is not None:  # 3.14+
         return {"built": bool(jit.is_available()), "enabled": bool(jit.is_enabled()),
@@ -68,6 +105,24 @@ def blas_facts() -> dict:
     return out
 
 
+def pypy_facts() -> dict:
+    """PyPy's own version (sys.pypy_version_info), e.g. {"pypy_version": "7.3.19"}; nothing
+    on other interpreters."""
+    v = getattr(sys, "pypy_version_info", None)
+    if v is None:
+        return {}
+    version = f"{v.major}.{v.minor}.{v.micro}"
+    if v.releaselevel != "final":
+        version += f"-{v.releaselevel}{v.serial}"
+    return {"pypy_version": version}
+
+
+def _pypy_compiler() -> str:
+    """PyPy's sys.version ends "[PyPy 7.3.19 with GCC 14.2.0]": the compiler, or ""."""
+    m = re.search(r"\[PyPy [^\]]* with ([^\]]+)\]", sys.version)
+    return m.group(1) if m else ""
+
+
 def runtime_facts() -> dict:
     """Everything about the interpreter the worker runs in."""
     cfg = sysconfig.get_config_var
@@ -76,7 +131,7 @@ def runtime_facts() -> dict:
         "implementation": platform.python_implementation(),
         "version": platform.python_version(),
         "executable": sys.executable,
-        "compiler": platform.python_compiler(),
+        "compiler": platform.python_compiler() or _pypy_compiler(),
         "machine": platform.machine(),
         "configure_args": cfg("CONFIG_ARGS") or "",
         "optimizations": {
@@ -86,6 +141,7 @@ def runtime_facts() -> dict:
         },
         "tier2": (m.group(1) if (m := re.search(r"-D_Py_TIER2=(\d+)", cflags)) else None),
         "jit": jit_state(),
+        **pypy_facts(),
         **blas_facts(),
         "env": {k: os.environ[k] for k in ENV_VARS if k in os.environ},
     }

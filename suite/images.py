@@ -35,12 +35,16 @@ from pathlib import Path
 
 from .backends import Unavailable
 from .backends.engine import Engine
+from .backends.native import REQUIREMENTS
 from .runtimes import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKER = ROOT / "docker"
 ARCHES = ("amd64", "arm64")
 BUILD_MODES = ("optimized", "fast")
+# CPython for another architecture is cross-compiled: GNU triple and wheel platform tag.
+CROSS = {"amd64": ("x86_64-linux-gnu", "manylinux_2_28_x86_64"),
+         "arm64": ("aarch64-linux-gnu", "manylinux_2_28_aarch64")}
 UPSTREAM = "https://www.python.org/ftp/python/{version}/Python-{version}.tar.xz"
 EXTRA_CA_TARGET = "extra_ca"
 # Build output lines echoed while building (all of it goes to the log file).
@@ -69,8 +73,12 @@ def check_arch(arch: str | None) -> str:
     return a
 
 
-def build_mode(value: str | None = None) -> str:
-    mode = value or os.environ.get("BUILD_MODE") or "optimized"
+def build_mode(value: str | None = None, arch: str | None = None) -> str:
+    """The build mode asked for, else $BUILD_MODE, else `optimized` for the host's
+    architecture and `fast` for an emulated one (PGO would train under QEMU for hours, and
+    emulated timings are never compared anyway)."""
+    emulated = arch is not None and check_arch(arch) != host_arch()
+    mode = value or os.environ.get("BUILD_MODE") or ("fast" if emulated else "optimized")
     if mode not in BUILD_MODES:
         raise ValueError(f"unknown BUILD_MODE {mode!r}; known: {', '.join(BUILD_MODES)}")
     return mode
@@ -195,7 +203,9 @@ def _tree_files(d: Path) -> list[Path]:
 
 def spec(rt: Runtime, arch: str, mode: str, cache_dir: Path, engine: Engine | None = None,
          log=print) -> ImageSpec:
-    """What to build for `rt` on `arch`; fetches the source tarball for CPython."""
+    """What to build for `rt` on `arch`; fetches the source tarball for CPython. PyPy
+    images install Debian's pypy3 at the version `pypy_package` (a build argument, so a new
+    pin is a new key)."""
     img = rt.image
     if not img or "recipe" not in img:
         raise Unavailable(f"runtime {rt.id} has no [\"{rt.id}\".image] table in "
@@ -208,7 +218,8 @@ def spec(rt: Runtime, arch: str, mode: str, cache_dir: Path, engine: Engine | No
         raise Unavailable(f"runtime {rt.id}: recipe {recipe} does not exist")
     reqs = ROOT / "suite" / "requirements"
     args: dict[str, str] = {"BASE_IMAGE": base_image(arch)}
-    files: dict[str, Path] = {"worker.txt": reqs / "worker.txt"}
+    # The same requirement files as the runtime's native venv (suite/backends/native.py).
+    files: dict[str, Path] = {r: reqs / r for r in REQUIREMENTS[rt.kind]}
     if (reqs / "constraints.txt").is_file():  # pins of every transitive package
         files["constraints.txt"] = reqs / "constraints.txt"
     dirs: dict[str, Path] = {}
@@ -217,8 +228,11 @@ def spec(rt: Runtime, arch: str, mode: str, cache_dir: Path, engine: Engine | No
                     JIT=img.get("jit_flag", "no"), LLVM_VERSION=str(img.get("llvm", "")),
                     OPTIMIZE="yes" if mode == "optimized" else "no")
         files[tarball_name(img["python_version"])] = fetch_source(rt, cache_dir, log)
+        if arch != host_arch():  # cross-compiled on the host (docker/cpython.Dockerfile)
+            gnu, wheels = CROSS[arch]
+            args.update(BUILD_BASE_IMAGE=base_image(host_arch()), TARGET_GNU_TYPE=gnu,
+                        TARGET_DEB_ARCH=arch, WHEEL_PLATFORM=wheels)
     elif rt.kind == "mojo":
-        files["mojo.txt"] = reqs / "mojo.txt"
         if not (ROOT / "suite" / "mojo_kernels.py").is_file():
             raise Unavailable("runtime mojo-1.2 needs suite/mojo_kernels.py (the extension "
                               "builder), which is missing")
@@ -226,6 +240,11 @@ def spec(rt: Runtime, arch: str, mode: str, cache_dir: Path, engine: Engine | No
         files["suite/__init__.py"] = ROOT / "suite" / "__init__.py"
         files["suite/mojo_kernels.py"] = ROOT / "suite" / "mojo_kernels.py"
         dirs = {"mojo": ROOT / "mojo"}
+    elif rt.kind == "pypy":  # Debian's pypy3 package, pinned to its exact version
+        if not img.get("pypy_package"):
+            raise Unavailable(f"runtime {rt.id}: its [\"{rt.id}\".image] table lacks "
+                              "pypy_package (the Debian pypy3 version to install)")
+        args["PYPY_PACKAGE"] = str(img["pypy_package"])
     for k, v in img.get("build_args", {}).items():
         args[k] = str(v)
     s = ImageSpec(rt, arch, mode, recipe, args["BASE_IMAGE"], args, files, dirs)
@@ -301,7 +320,13 @@ def build(engine: Engine, s: ImageSpec, cache_dir: Path, log=print,
     logs = cache_dir / "build" / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log_path = logs / f"{s.runtime.id}-{s.mode}-{s.arch}-{s.key[:12]}.log"
-    cmd = engine.build_cmd() + engine.platform_args(s.arch) + [
+    # A cross build mixes a host-arch build stage with a target-arch final stage. Docker
+    # (buildx) does that with --platform and `FROM --platform=$BUILDPLATFORM`; Podman 4
+    # applies --platform to every local FROM image, so it gets no --platform and each stage
+    # takes the architecture of its (local, single-arch) base image.
+    cross = "TARGET_GNU_TYPE" in s.build_args
+    platform = [] if cross and engine.name == "podman" else engine.platform_args(s.arch)
+    cmd = engine.build_cmd() + platform + [
         "--network", "host", "-f", str(s.recipe), "-t", s.ref,
         "--label", f"bench.runtime={s.runtime.id}", "--label", f"bench.build-mode={s.mode}",
         "--label", f"bench.key={s.key}"]

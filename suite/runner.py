@@ -283,7 +283,7 @@ class Run:
     def check_jit(self, rt: Runtime, facts: dict) -> None:
         jit = facts.get("jit", {})
         on = bool(jit.get("built")) and jit.get("enabled") is True
-        if rt.kind == "cpython" and on != rt.jit:
+        if rt.kind in ("cpython", "pypy") and on != rt.jit:
             msg = (f"JIT state mismatch in {rt.id}: the runtimes file expects the JIT "
                    f"{'enabled' if rt.jit else 'disabled'}, the worker measured built="
                    f"{jit.get('built')} enabled={jit.get('enabled')} ({jit.get('method')})")

@@ -136,6 +136,33 @@ def test_jit_and_plain_images_differ_only_in_jit_flag_and_llvm(tmp_path, monkeyp
         assert diff == {"JIT", "LLVM_VERSION"}, diff
 
 
+def test_other_arch_is_cross_compiled_and_defaults_to_fast(tmp_path, monkeypatch):
+    from suite import runtimes
+
+    known = runtimes.load()
+    monkeypatch.setattr(images, "fetch_source", lambda rt, c, log=None: tmp_path / "x")
+    monkeypatch.delenv("BUILD_MODE", raising=False)
+    monkeypatch.delenv("BASE_IMAGE", raising=False)
+    host = images.host_arch()
+    other = next(a for a in images.ARCHES if a != host)
+    native = images.spec(known["cpython-3.13-jit"], host, "fast", tmp_path).build_args
+    assert "TARGET_GNU_TYPE" not in native and "BUILD_BASE_IMAGE" not in native
+    cross = images.spec(known["cpython-3.13-jit"], other, "fast", tmp_path).build_args
+    gnu, wheels = images.CROSS[other]
+    assert cross["TARGET_GNU_TYPE"] == gnu and cross["TARGET_DEB_ARCH"] == other
+    assert cross["WHEEL_PLATFORM"] == wheels and cross["BASE_IMAGE"].endswith(other)
+    assert cross["BUILD_BASE_IMAGE"] == images.base_image(host)
+    # The JIT flag and LLVM stay the only difference between JIT and plain, cross too.
+    plain = images.spec(known["cpython-3.13"], other, "fast", tmp_path).build_args
+    assert {k for k in plain.keys() | cross.keys() if plain.get(k) != cross.get(k)} == {
+        "JIT", "LLVM_VERSION"}
+    assert images.build_mode(None, other) == "fast"
+    assert images.build_mode(None, host) == "optimized"
+    assert images.build_mode("optimized", other) == "optimized"
+    monkeypatch.setenv("BUILD_MODE", "optimized")
+    assert images.build_mode(None, other) == "optimized"
+
+
 # -- real engine -------------------------------------------------------------------------
 def engine_or_skip():
     try:

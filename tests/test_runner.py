@@ -107,6 +107,16 @@ def test_jit_state_mismatch_fails_loudly(tmp_path, fake_runtime, capsys):
     assert "JIT state mismatch" in capsys.readouterr().out
 
 
+def test_pypy_without_its_jit_fails_loudly(tmp_path, fake_runtime):
+    # The runtimes file says PyPy's JIT is on; a worker that measures it off (here: this
+    # CPython, which has no pypyjit) must fail the runtime, not publish.
+    pypy = replace(fake_runtime, id="pypy-3.11", kind="pypy", jit=True, flavors=("pure",))
+    r = make_run(tmp_path, pypy, InProcessBackend(), workloads=["gelu"])
+    assert r.execute() == 1
+    cells = only_doc(tmp_path)["cells"]
+    assert cells and all("JIT state mismatch in pypy-3.11" in c["error"] for c in cells)
+
+
 def test_document_is_valid_after_every_step(tmp_path, fake_runtime, monkeypatch):
     seen = []
     orig = results.write_atomic

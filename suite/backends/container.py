@@ -49,7 +49,7 @@ class ContainerBackend:
         of building; it is not rebuilt, and its digest and labels are recorded."""
         self.cache_dir = Path(cache_dir).resolve()
         self.arch = images.check_arch(arch)
-        self.mode = images.build_mode()
+        self.mode = images.build_mode(arch=self.arch)
         self.log = log or (lambda m: print(m, file=sys.stderr, flush=True))
         try:
             self.engine = detect(engine)

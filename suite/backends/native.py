@@ -1,6 +1,8 @@
-"""The native backend: local CPython interpreters, each with a cached virtualenv.
+"""The native backend: local CPython (and PyPy) interpreters, each with a cached virtualenv.
 
-Interpreters are found on PATH, in pyenv's versions directory and from `--python PATH`.
+Interpreters are found on PATH, in pyenv's versions directory and from `--python PATH`:
+`python3.X` for CPython; `pypy3.X`, `pypy3` and `pypy` (and pyenv's `pypy*` versions) for
+PyPy, matched to a runtime by implementation and Python minor version.
 Each runtime gets `.cache/venvs/<runtime>` with the pinned worker requirements; it is
 rebuilt only when the interpreter or the requirements change.
 """
@@ -21,14 +23,16 @@ from ..runtimes import Runtime
 from . import Unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
-REQUIREMENTS = {"cpython": ["worker.txt"], "mojo": ["worker.txt", "mojo.txt"],
+REQUIREMENTS = {"cpython": ["worker.txt", "numba.txt"], "mojo": ["worker.txt", "mojo.txt"],
                 "pypy": ["worker.txt"]}
+PYPY_NAMES = ("pypy3", "pypy")  # besides pypy3.X, on PATH
 
 _QUERY = ("import json, platform, sys, sysconfig; print(json.dumps({"
           "'implementation': platform.python_implementation(),"
           "'version': platform.python_version(),"
           "'jit_built': '-D_Py_JIT' in (sysconfig.get_config_var('PY_CORE_CFLAGS') or '')"
-          " or bool(getattr(getattr(sys, '_jit', None), 'is_available', lambda: False)()),"
+          " or bool(getattr(getattr(sys, '_jit', None), 'is_available', lambda: False)())"
+          " or 'pypyjit' in sys.builtin_module_names,"
           "'executable': sys.executable}))")
 
 
@@ -64,11 +68,13 @@ def candidates(extra: list[str]) -> list[str]:
     """Executables to probe, in priority order: --python, pyenv, PATH."""
     found = list(extra)
     found += sorted(glob.glob(str(pyenv_root() / "versions" / "*" / "bin" / "python3")))
+    found += sorted(glob.glob(str(pyenv_root() / "versions" / "pypy*" / "bin" / "pypy3")))
     for d in os.environ.get("PATH", "").split(os.pathsep):
         if not d or ".pyenv/shims" in d or str(ROOT) in d:
             continue
         found += sorted(glob.glob(os.path.join(d, "python3.[0-9]*")))
-        found += sorted(glob.glob(os.path.join(d, "pypy3*")))
+        found += sorted(glob.glob(os.path.join(d, "pypy3.[0-9]*")))
+        found += [os.path.join(d, n) for n in PYPY_NAMES if os.path.isfile(os.path.join(d, n))]
     seen, out = set(), []
     for f in found:
         if f.endswith("-config") or not os.access(f, os.X_OK):
@@ -120,6 +126,15 @@ class NativeBackend:
         # Prefer a JIT build for JIT runtimes, a non-JIT build otherwise.
         ok = [i for i in self.interpreters if matches(rt, i)]
         ok.sort(key=lambda i: i.jit_built != rt.jit)
+        if not ok and rt.kind == "pypy":
+            pypys = ", ".join(f"PyPy {i.version} ({i.path})" for i in self.interpreters
+                              if i.implementation == "PyPy") or "none"
+            raise Unavailable(
+                f"runtime {rt.id} needs PyPy {rt.python} (a PyPy implementing Python "
+                f"{rt.python}{', with its JIT' if rt.jit else ''}) on this machine; looked "
+                f"for pypy{rt.python}, {', '.join(PYPY_NAMES)} on PATH and pyenv's pypy* "
+                f"versions (found: {pypys}). Pass --python PATH, or run it in its image: "
+                f"make bench BACKEND=container RUNTIMES={rt.id}")
         if not ok:
             have = ", ".join(f"{i.implementation} {i.version}{' (JIT)' if i.jit_built else ''}"
                              for i in self.interpreters) or "none"

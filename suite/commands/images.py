@@ -32,7 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--arch", default=None, help="amd64 | arm64 (default: this machine's)")
     p.add_argument("--engine", default=None, help="docker | podman (default: detected)")
     p.add_argument("--mode", default=None, choices=images.BUILD_MODES,
-                   help="build mode (default: $BUILD_MODE or optimized)")
+                   help="build mode (default: $BUILD_MODE, else optimized; fast for an "
+                        "emulated ARCH)")
     p.add_argument("--json", action="store_true", help="print one JSON object per image")
     p.add_argument("--prune", action="store_true",
                    help="remove older images of the same runtime, mode and arch")
@@ -42,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     arch = images.check_arch(args.arch)
-    mode = images.build_mode(args.mode)
+    mode = images.build_mode(args.mode, arch)
     known = runtimes.load()
     ids = split(args.runtime) or [r for r, rt in known.items() if rt.image]
     selected = runtimes.select(ids, known)
