@@ -3,6 +3,7 @@
 #
 #   make bench   [RUNTIMES="cpython-3.12 cpython-3.13"] [PROFILE=smoke|quick|full]
 #                [BACKEND=auto|native|container] [ARCH=amd64|arm64] [ENGINE=podman|docker]
+#                [WORKLOADS="matmul gelu"] [FLAVORS="pure numpy numba"]
 #   make test    the test suite (pytest + Hypothesis)
 
 PYTHON   ?= python3
@@ -11,6 +12,8 @@ PY       := $(VENV)/bin/python
 PROFILE  ?= quick
 BACKEND  ?= auto
 RUNTIMES ?=
+WORKLOADS ?=
+FLAVORS  ?=
 ARCH     ?=
 ENGINE   ?=
 RESULTS  ?= results
@@ -25,7 +28,8 @@ DEV_REQS := suite/requirements/dev.txt suite/requirements/worker.txt suite/requi
 .PHONY: help bench test validate clean venv report lint base-images images reproduce
 
 help:
-	@echo "make bench     run the suite (RUNTIMES, PROFILE=$(PROFILE), BACKEND=$(BACKEND), ARCH, ENGINE)"
+	@echo "make bench     run the suite (RUNTIMES, PROFILE=$(PROFILE), BACKEND=$(BACKEND), ARCH, ENGINE,"
+	@echo "               WORKLOADS, FLAVORS)"
 	@echo "make test      run the tests (all but the container builds)"
 	@echo "make test-containers  build and run the images with Podman, then the container tests"
 	@echo "make validate  validate every result document under $(RESULTS)/"
@@ -55,6 +59,7 @@ bench: venv
 	fi; \
 	$(PY) -m suite run --backend $$backend --profile $(PROFILE) --out $(RESULTS) \
 	  $(if $(RUNTIMES),--runtime "$(RUNTIMES)") $(if $(ARCH),--arch $(ARCH)) \
+	  $(if $(WORKLOADS),--workload "$(WORKLOADS)") $(if $(FLAVORS),--flavor "$(FLAVORS)") \
 	  $(if $(ENGINE),--engine $(ENGINE))
 
 # The tests need the Mojo runtime (pinned toolchain in its venv, extension built): the
