@@ -23,7 +23,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from suite.workloads import WORKLOADS, make_inputs
-from tests.test_workloads import PARAMS, check, run_flavor
+from tests.test_workloads import (
+    PARAMS,
+    SPECIAL_CASES,
+    SPECIAL_VALUES,
+    assert_special_values_propagate,
+    check,
+    run_flavor,
+)
 
 FLAVORS = ("pure", "numpy")  # what runtimes.toml gives pypy-3.11
 
@@ -56,21 +63,10 @@ def test_flavors_agree_with_reference(name, data, seed):
         assert rec["ok"], (fl, params, rec)
 
 
-@pytest.mark.parametrize("name,key,position", [
-    ("matmul", "a", (0, 1)), ("gelu", "x", (3,)), ("xent", "logits", (1, 2)),
-    ("conv2d", "x", (0, 0, 1, 1)), ("linreg", "x", (0, 0, 0)),
-])
-@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@SPECIAL_CASES
+@SPECIAL_VALUES
 def test_special_values_propagate_like_the_reference(name, key, position, value):
-    w = WORKLOADS[name]
-    params = dict(w.params["smoke"][0])
-    inputs = make_inputs(w, params, 3)
-    inputs[key] = inputs[key].copy()
-    inputs[key][position] = value
-    for fl in FLAVORS:
-        out = run_flavor(w, fl, inputs, params)
-        rec = check(w, params, inputs, out)
-        assert rec["ok"], (fl, rec)
+    assert_special_values_propagate(FLAVORS, name, key, position, value)
 
 
 @pytest.mark.parametrize("name", list(WORKLOADS))

@@ -18,7 +18,14 @@ from suite.workloads import WORKLOADS, flavor, make_inputs, threaded
 
 from .conftest import InProcessBackend
 from .test_runner import make_run, only_doc
-from .test_workloads import PARAMS, check, run_flavor
+from .test_workloads import (
+    PARAMS,
+    SPECIAL_CASES,
+    SPECIAL_VALUES,
+    assert_special_values_propagate,
+    check,
+    run_flavor,
+)
 
 
 def run_at(w, inputs, params, threads):
@@ -55,18 +62,10 @@ def test_thread_count_does_not_change_the_result(name, data, seed):
     assert one.tobytes() == two.tobytes()
 
 
-@pytest.mark.parametrize("name,key,position", [
-    ("matmul", "a", (0, 1)), ("gelu", "x", (3,)), ("xent", "logits", (1, 2)),
-    ("conv2d", "x", (0, 0, 1, 1)), ("linreg", "x", (0, 0, 0)),
-])
-@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@SPECIAL_CASES
+@SPECIAL_VALUES
 def test_special_values_propagate_like_the_reference(name, key, position, value):
-    w = WORKLOADS[name]
-    params = dict(w.params["smoke"][0])
-    inputs = make_inputs(w, params, 3)
-    inputs[key] = inputs[key].copy()
-    inputs[key][position] = value
-    assert check(w, params, inputs, run_flavor(w, "numba", inputs, params))["ok"]
+    assert_special_values_propagate(("numba",), name, key, position, value)
 
 
 @pytest.mark.parametrize("name", list(WORKLOADS))
