@@ -131,10 +131,12 @@ def runner(workload: str) -> Callable[..., Any]:
     """The timed call for `workload`: set the thread count, call the compiled kernel."""
     kernel = KERNELS[workload]
     parallel = is_parallel(workload)
+    current = [0]  # the thread count last set: only a change calls into Numba
 
     def run(*args: Any, threads: int = 1) -> Any:
-        if parallel:
+        if parallel and threads != current[0]:
             numba.set_num_threads(threads)
+            current[0] = threads
         return kernel(*args)
 
     return run
