@@ -29,6 +29,7 @@ from tests.test_workloads import (
     SPECIAL_VALUES,
     assert_special_values_propagate,
     check,
+    random_case,
     run_flavor,
 )
 
@@ -54,9 +55,7 @@ def test_every_workload_has_a_strategy():
           suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), seed=st.integers(0, 2**32 - 1))
 def test_flavors_agree_with_reference(name, data, seed):
-    w = WORKLOADS[name]
-    params = data.draw(PARAMS[name])
-    inputs = make_inputs(w, params, seed)
+    w, params, inputs = random_case(name, data, seed)
     for fl in FLAVORS:
         out = run_flavor(w, fl, inputs, params)
         rec = check(w, params, inputs, out)

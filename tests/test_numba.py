@@ -19,11 +19,11 @@ from suite.workloads import WORKLOADS, flavor, make_inputs, threaded
 from .conftest import InProcessBackend
 from .test_runner import make_run, only_doc
 from .test_workloads import (
-    PARAMS,
     SPECIAL_CASES,
     SPECIAL_VALUES,
     assert_special_values_propagate,
     check,
+    random_case,
     run_flavor,
 )
 
@@ -37,9 +37,7 @@ def run_at(w, inputs, params, threads):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), seed=st.integers(0, 2**32 - 1))
 def test_numba_agrees_with_reference_and_pure(name, data, seed):
-    w = WORKLOADS[name]
-    params = data.draw(PARAMS[name])
-    inputs = make_inputs(w, params, seed)
+    w, params, inputs = random_case(name, data, seed)
     out = run_flavor(w, "numba", inputs, params)
     rec = check(w, params, inputs, out)
     assert rec["ok"], (params, rec)
@@ -55,9 +53,7 @@ def test_numba_agrees_with_reference_and_pure(name, data, seed):
 def test_thread_count_does_not_change_the_result(name, data, seed):
     # prange splits independent outer iterations only: every element sees the same
     # operations in the same order, so 1 and 2 threads give identical bits.
-    w = WORKLOADS[name]
-    params = data.draw(PARAMS[name])
-    inputs = make_inputs(w, params, seed)
+    w, params, inputs = random_case(name, data, seed)
     one, two = run_at(w, inputs, params, 1), run_at(w, inputs, params, 2)
     assert one.tobytes() == two.tobytes()
 

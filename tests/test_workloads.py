@@ -34,6 +34,13 @@ PARAMS = {
 }
 
 
+def random_case(name, data, seed):
+    """A Hypothesis-drawn case of workload `name`: (workload, params, seeded inputs)."""
+    w = WORKLOADS[name]
+    params = data.draw(PARAMS[name])
+    return w, params, make_inputs(w, params, seed)
+
+
 def run_flavor(w, name, inputs, params):
     fl = flavor(w, name)
     out = fl.run(*fl.prepare(inputs, params), threads=1)
@@ -49,9 +56,7 @@ def check(w, params, inputs, out):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), seed=st.integers(0, 2**32 - 1))
 def test_flavors_agree_with_reference(name, data, seed):
-    w = WORKLOADS[name]
-    params = data.draw(PARAMS[name])
-    inputs = make_inputs(w, params, seed)
+    w, params, inputs = random_case(name, data, seed)
     outs = {}
     for fl in CPU_FLAVORS:
         outs[fl] = run_flavor(w, fl, inputs, params)
