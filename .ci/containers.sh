@@ -26,10 +26,17 @@ RUNTIMES="cpython-3.13 cpython-3.13-jit mojo-1.2 pypy-3.11"
 OUT=.cache/ci/results
 CACHE=${CONTAINERS_CACHE:-}
 
-step "packages: podman runc debootstrap qemu-user-static binfmt-support"
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends podman runc debootstrap \
-    qemu-user-static binfmt-support ca-certificates uidmap >/dev/null
+if [ "$EUID" -ne 0 ]; then
+    echo "make test-containers: runs Podman as root (as CI does) and configures /etc/containers: run it as root" >&2
+    exit 1
+fi
+step "packages: podman runc debootstrap qemu-user-static binfmt-support uidmap (when missing)"
+need=()
+for tool_pkg in podman:podman runc:runc debootstrap:debootstrap qemu-aarch64-static:qemu-user-static \
+        update-binfmts:binfmt-support newuidmap:uidmap update-ca-certificates:ca-certificates; do
+    command -v "${tool_pkg%%:*}" >/dev/null || need+=("${tool_pkg#*:}")
+done
+[ ${#need[@]} -eq 0 ] || bash .ci/apt-ensure.sh "make test-containers" "${need[@]}"
 mkdir -p /etc/containers
 if ! grep -qs 'runtime = "runc"' /etc/containers/containers.conf; then
     printf '[containers]\ndefault_ulimits = []\n[engine]\ncgroup_manager = "cgroupfs"\nruntime = "runc"\n' \
@@ -39,7 +46,7 @@ if [ -d /proc/sys/fs/binfmt_misc ] && [ ! -e /proc/sys/fs/binfmt_misc/register ]
     mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || true
 fi
 update-binfmts --enable qemu-aarch64 2>/dev/null || true
-$PY -m suite.backends.engine
+$PY -m suite.runtimes.engine
 
 if [ -n "$CACHE" ] && compgen -G "$CACHE/*.tar" >/dev/null; then
     step "loading cached images from $CACHE"
@@ -64,10 +71,10 @@ step "checks: documents, implementation, JIT state, warm-ups, digests, build mod
 $PY - "$OUT" <<'EOF'
 import json, subprocess, sys
 from pathlib import Path
-from suite import results
+from suite import documents
 docs = {}
 for p in sorted(Path(sys.argv[1]).rglob("*.json")):
-    d = results.load(p)  # validates against the schema
+    d = documents.load(p)  # validates against the schema
     docs[d["runtime"]["id"]] = d
 # runtime: (implementation, JIT expected on (None: not checked), build mode recorded)
 want = {"cpython-3.13": ("CPython", False, "fast"), "cpython-3.13-jit": ("CPython", True, "fast"),

@@ -2,7 +2,7 @@
 # One recipe for every CPython runtime (docker/runtimes.toml: kind = "cpython").
 # CPython is built from the pristine upstream tarball, checked against PYTHON_SHA256.
 # The JIT flag and the LLVM it needs are the only difference between a JIT and a non-JIT
-# image of one version. Built by `make images` (suite/images.py), which puts the verified
+# image of one version. Built by `make images` (suite/runtimes/images.py), which puts the verified
 # tarball and the worker requirements in the build context; by hand:
 #
 #   podman build --network host -f docker/cpython.Dockerfile \
@@ -11,9 +11,10 @@
 #     --build-arg JIT=yes-off --build-arg LLVM_VERSION=18 --build-arg OPTIMIZE=yes \
 #     --secret id=extra_ca,src=/etc/ssl/certs/ca-certificates.crt  CONTEXT
 #
-# CONTEXT holds Python-$PYTHON_VERSION.tar.xz, worker.txt and constraints.txt (pins of
-# every transitive package). The secret `extra_ca` (an
-# extra CA bundle for TLS-intercepting proxies) is optional and never stored in a layer.
+# CONTEXT holds Python-$PYTHON_VERSION.tar.xz, the runtime's requirement files (worker.txt,
+# numba.txt, ...) and constraints.txt (pins of every transitive package). The secret
+# `extra_ca` (an extra CA bundle for TLS-intercepting proxies) is optional and never stored
+# in a layer.
 #
 # BASE_IMAGE: for registry builds pin it by tag and digest, e.g.
 #   docker.io/library/debian:trixie-slim@sha256:<digest>
@@ -37,7 +38,9 @@ ARG PYTHON_VERSION
 ARG PYTHON_SHA256
 # no | yes-off (built, off unless PYTHON_JIT=1) | yes | interpreter
 ARG JIT=no
-# LLVM major the JIT needs (3.13 -> 18, 3.14 -> 19); empty without the JIT
+# LLVM major the JIT needs (3.13 -> 18, 3.14 -> 19, 3.15 -> 21); empty without the JIT.
+# From the base image's suite, else from its backports (trixie has clang-21 only there):
+# only the LLVM packages come from backports, everything else stays on the base suite.
 ARG LLVM_VERSION=
 # yes: --enable-optimizations --with-lto (PGO + LTO, like the official images); no: fast
 ARG OPTIMIZE=yes
@@ -47,9 +50,10 @@ ARG TARGET_DEB_ARCH=
 ARG WHEEL_PLATFORM=
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 ENV DEBIAN_FRONTEND=noninteractive
-# Packages come from the base image's Debian suite (pinned by the base image itself).
-# ($dev is split on purpose.)
-# hadolint ignore=DL3008,SC2086
+# Packages come from the base image's Debian suite (pinned by the base image itself); an
+# LLVM that suite lacks comes from <codename>-backports (installed by name, without -t, so
+# nothing else is taken from backports). ($dev and $llvm are split on purpose.)
+# hadolint ignore=DL3008,SC2086,SC1091
 RUN dev="libssl-dev zlib1g-dev libffi-dev libbz2-dev liblzma-dev libsqlite3-dev \
          libreadline-dev uuid-dev libncurses-dev libgdbm-dev" \
  && cross="" \
@@ -57,10 +61,24 @@ RUN dev="libssl-dev zlib1g-dev libffi-dev libbz2-dev liblzma-dev libsqlite3-dev 
         dpkg --add-architecture "$TARGET_DEB_ARCH"; \
         cross="crossbuild-essential-$TARGET_DEB_ARCH libc6-dev:$TARGET_DEB_ARCH $dev"; \
         dev="$(printf '%s:'"$TARGET_DEB_ARCH"' ' $dev)"; fi \
+ && llvm="${LLVM_VERSION:+clang-$LLVM_VERSION llvm-$LLVM_VERSION lld-$LLVM_VERSION}" \
  && apt-get update \
+ && if [ -n "$llvm" ] && ! apt-cache show "clang-$LLVM_VERSION" >/dev/null 2>&1; then \
+        . /etc/os-release \
+        && mirror="$(grep -hoE '^(URIs:|deb) +https?://[^ ]+' /etc/apt/sources.list.d/*.sources \
+                     /etc/apt/sources.list 2>/dev/null | grep -v security | head -n1 \
+                     | awk '{print $2}' || true)" \
+        && keyring="$(ls /usr/share/keyrings/debian-archive-keyring.gpg \
+                      /usr/share/keyrings/debian-archive-keyring.pgp 2>/dev/null | head -n1 || true)" \
+        && echo "deb ${keyring:+[signed-by=$keyring] }${mirror:-http://deb.debian.org/debian}" \
+                "$VERSION_CODENAME-backports main" > /etc/apt/sources.list.d/llvm-backports.list \
+        && apt-get update \
+        && apt-cache show "clang-$LLVM_VERSION" >/dev/null 2>&1 \
+        || { echo "clang-$LLVM_VERSION is in neither $VERSION_CODENAME nor" \
+                  "$VERSION_CODENAME-backports: the JIT of Python $PYTHON_VERSION needs LLVM" \
+                  "$LLVM_VERSION (Tools/jit/README.md)" >&2; exit 1; }; fi \
  && apt-get install -y --no-install-recommends \
-        build-essential ca-certificates pkg-config xz-utils python3 $dev $cross \
-        ${LLVM_VERSION:+clang-$LLVM_VERSION llvm-$LLVM_VERSION lld-$LLVM_VERSION} \
+        build-essential ca-certificates pkg-config xz-utils python3 $dev $cross $llvm \
  && rm -rf /var/lib/apt/lists/*
 
 COPY Python-${PYTHON_VERSION}.tar.xz /tmp/python.tar.xz
@@ -103,13 +121,16 @@ RUN if [ -n "$LLVM_VERSION" ]; then export PATH="/usr/lib/llvm-$LLVM_VERSION/bin
 
 # Native: pip of the new interpreter. Cross: the build Python (same release) installs the
 # wheels for the target's platform tags into the target's site-packages (binary wheels only).
-# ($reqs is split on purpose.)
-COPY worker.txt numba.txt constraints.txt /tmp/
+# The context holds the runtime's requirement files (suite/runtimes: requirement_files():
+# worker.txt plus one per flavor family it runs, e.g. numba.txt, torch.txt, jax.txt) and
+# constraints.txt; every one but the constraints is installed. ($reqs is split on purpose.)
+COPY *.txt /tmp/reqs/
 # hadolint ignore=SC2086
 RUN --mount=type=secret,id=extra_ca \
     ca=/etc/ssl/certs/ca-certificates.crt \
  && if [ -s /run/secrets/extra_ca ]; then cat "$ca" /run/secrets/extra_ca > /tmp/ca.pem; ca=/tmp/ca.pem; fi \
- && reqs="-r /tmp/worker.txt -r /tmp/numba.txt -c /tmp/constraints.txt" \
+ && reqs="-c /tmp/reqs/constraints.txt" \
+ && for f in /tmp/reqs/*.txt; do [ "$f" = /tmp/reqs/constraints.txt ] || reqs="$reqs -r $f"; done \
  && if [ -z "$TARGET_GNU_TYPE" ]; then \
         PIP_CERT="$ca" /opt/python/bin/python3 -m pip install --no-cache-dir \
             --disable-pip-version-check --root-user-action=ignore $reqs; \
@@ -136,13 +157,22 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --uid 10001 --create-home --shell /usr/sbin/nologin bench
 COPY --from=build /opt/python /opt/python
+# torch.compile (Inductor) builds C++ kernels at run time: an image with torch gets g++.
+# hadolint ignore=DL3008
+RUN if ls -d /opt/python/lib/python3*/site-packages/torch >/dev/null 2>&1; then \
+        apt-get update \
+        && apt-get install -y --no-install-recommends g++ \
+        && rm -rf /var/lib/apt/lists/*; fi
 ENV PATH=/opt/python/bin:$PATH \
     LANG=C.UTF-8 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONPATH=/suite
 LABEL org.opencontainers.image.title="runtime-bench CPython ${PYTHON_VERSION}" \
       bench.python-version="${PYTHON_VERSION}" bench.jit="${JIT}" bench.optimize="${OPTIMIZE}"
-RUN python3 -c "import numpy, threadpoolctl, numba, ssl, sqlite3, ctypes, lzma, bz2, zlib"
+# the stdlib modules a source build can silently lack, the worker's packages, and every
+# flavor family this runtime installed (numba, torch, jax: whichever its requirement files had)
+RUN python3 -c "import numpy, threadpoolctl, ssl, sqlite3, ctypes, lzma, bz2, zlib" \
+ && python3 -c "import importlib, importlib.util as u; [importlib.import_module(m) for m in ('numba', 'torch', 'jax') if u.find_spec(m)]"
 USER 10001:10001
 WORKDIR /suite
 CMD ["python3"]

@@ -1,11 +1,16 @@
 # syntax=docker/dockerfile:1
 # The Mojo runtime (docker/runtimes.toml: kind = "mojo"): the pinned mojo + max wheels
 # (suite/requirements/mojo.txt, manylinux_2_34: needs glibc >= 2.34; trixie has 2.41) in a
-# virtualenv on Debian's python3, and the suite's Mojo extension built in the image into
-# /opt/mojo-ext (the worker's `mojo_cache`). The .so carries a RUNPATH into the venv, so
-# the venv keeps its path (/opt/venv) in the final stage.
+# virtualenv on Debian's python3, and the suite's Mojo extensions built in the image into
+# /opt/mojo-ext (the worker's `mojo_cache`): suite_kernels (our kernels) and lib_kernels
+# (Modular's linalg/nn kernels, the mojo-lib flavor), plus the max flavor's MAX graphs,
+# compiled once and exported to /opt/mojo-ext/max (read back by every worker; compiled for
+# the build machine's CPU, so another kind of CPU compiles them again at run time). The
+# .so files carry a RUNPATH into the venv, so the venv keeps its path (/opt/venv) in the
+# final stage.
 #
-# CONTEXT (made by suite/images.py): worker.txt, mojo.txt, constraints.txt, suite/{__init__,mojo_kernels}.py
+# CONTEXT (made by suite/runtimes/images.py): worker.txt, mojo.txt, constraints.txt, suite/__init__.py,
+# suite/flavors/{__init__,mojo,mojo_lib,max}.py, suite/workloads/
 # and mojo/ (the sources the extension is built from, kept in the image at /suite/mojo).
 # The optional secret `extra_ca` is an extra CA bundle for TLS-intercepting proxies.
 # BASE_IMAGE: see docker/cpython.Dockerfile.
@@ -31,10 +36,13 @@ RUN --mount=type=secret,id=extra_ca \
 COPY suite /suite/suite
 COPY mojo /suite/mojo
 WORKDIR /suite
-RUN PATH=/opt/venv/bin:$PATH MODULAR_CRASH_REPORTING_ENABLED=false HOME=/tmp \
-    python3 -c "from pathlib import Path; from suite import mojo_kernels as m; print(m.build(Path('/opt/mojo-ext')))" \
- && rm -f /opt/mojo-ext/*.tmp* \
- && touch /opt/mojo-ext/suite_kernels.lock && chmod 666 /opt/mojo-ext/suite_kernels.lock
+# (exported: every command of this RUN needs the venv's python3, not only the first)
+RUN export PATH="/opt/venv/bin:$PATH" MODULAR_CRASH_REPORTING_ENABLED=false HOME=/tmp \
+ && python3 -c "from pathlib import Path; from suite.flavors import mojo as m; print(m.build(Path('/opt/mojo-ext'))); print(m.build(Path('/opt/mojo-ext'), module='lib_kernels'))" \
+ && python3 -m suite.flavors.max /opt/mojo-ext \
+ && rm -rf /opt/mojo-ext/*.tmp* /opt/mojo-ext/max/engine \
+ && touch /opt/mojo-ext/suite_kernels.lock /opt/mojo-ext/lib_kernels.lock \
+ && chmod 666 /opt/mojo-ext/*.lock /opt/mojo-ext/max/*.lock
 
 FROM ${BASE_IMAGE}
 ENV DEBIAN_FRONTEND=noninteractive
@@ -45,7 +53,7 @@ RUN apt-get update \
  && useradd --uid 10001 --create-home --shell /usr/sbin/nologin bench
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/mojo-ext /opt/mojo-ext
-# The exact sources the extension was built from (mojo_kernels checks them against the
+# The exact sources the extension was built from (suite/flavors/mojo.py checks them against the
 # build's stamp); only suite/ is mounted at run time, so the two always agree.
 COPY --from=build /suite/mojo /suite/mojo
 ENV PATH=/opt/venv/bin:$PATH \

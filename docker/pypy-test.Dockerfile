@@ -5,7 +5,7 @@
 # (tests/pypy_agreement.py) run inside PyPy. Not a benchmark runtime: the runtime image
 # itself is left as it is.
 #
-# CONTEXT (made by suite/images.py): worker.txt, constraints.txt. Secret `extra_ca`: see
+# CONTEXT (made by suite/runtimes/images.py): worker.txt, constraints.txt. Secret `extra_ca`: see
 # docker/pypy.Dockerfile.
 ARG BASE_IMAGE
 FROM ${BASE_IMAGE}

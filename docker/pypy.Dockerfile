@@ -4,9 +4,9 @@
 # package version PYPY_PACKAGE from runtimes.toml (`pypy_package`), and a virtualenv made
 # with it at /opt/venv holding the pinned worker requirements (NumPy's pp311 manylinux
 # wheels, threadpoolctl). In the venv `python`, `python3` and `pypy3` are all PyPy: the
-# container backend starts the worker as `python3 -m suite.worker`.
+# container backend starts the worker as `python3 -m suite.measure.worker`.
 #
-# CONTEXT (made by suite/images.py): worker.txt and constraints.txt. The optional secret
+# CONTEXT (made by suite/runtimes/images.py): worker.txt and constraints.txt. The optional secret
 # `extra_ca` is an extra CA bundle for TLS-intercepting proxies (never stored in a layer).
 # BASE_IMAGE: see docker/cpython.Dockerfile. By hand:
 #

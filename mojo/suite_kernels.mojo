@@ -5,7 +5,7 @@ Every entry point checks its arguments (type, dtype, rank, contiguity, emptiness
 shapes, label range) while holding the GIL, allocates its output with numpy.empty,
 then releases the GIL and runs the kernel on the arrays' memory (zero-copy).
 Errors are raised with messages prefixed "TypeError: " / "ValueError: "
-(suite/mojo_kernels.py re-raises them as those classes).
+(suite/flavors/mojo.py re-raises them as those classes).
 """
 
 from std.python import Python, PythonObject
@@ -25,6 +25,7 @@ from elementwise import (
 )
 from linreg import linreg_naive, linreg_simd, linreg_best
 from peak import peak_gflops
+from hybrid import py_linreg_forward, py_noop
 
 comptime NAIVE = 0
 
@@ -223,16 +224,41 @@ def py_xent[flavor: Int](
 # ---------------------------------------------------------------------------- linreg
 
 
+def _linreg_run[dt: DType, flavor: Int](
+    x: Int, y: Int, w0: Int, res: Int, b0: Float64, lr: Float64,
+    ne: Int, nb: Int, batch: Int, dim: Int,
+):
+    """res = [w (dim), b, loss per epoch (ne)]: trains a copy of w0 in res."""
+    var op = addr_ptr[dt](res)
+    var w0p = addr_ptr[dt](w0)
+    for d in range(dim):
+        op[unsafe_offset=d] = w0p[unsafe_offset=d]
+    var xp = addr_ptr[dt](x)
+    var yp = addr_ptr[dt](y)
+    var lp = op.unsafe_offset(dim + 1)
+    var b = b0.cast[dt]()
+    var rate = lr.cast[dt]()
+    var bout: Scalar[dt]
+    comptime if flavor == NAIVE:
+        bout = linreg_naive[dt](xp, yp, op, b, rate, ne, nb, batch, dim, lp)
+    elif flavor == SIMD_:
+        bout = linreg_simd[dt](xp, yp, op, b, rate, ne, nb, batch, dim, lp)
+    else:
+        bout = linreg_best[dt](xp, yp, op, b, rate, ne, nb, batch, dim, lp)
+    op[unsafe_offset=dim] = bout
+
+
 def py_linreg[flavor: Int](
     X: PythonObject, y: PythonObject, w0: PythonObject, b0: PythonObject,
     lr: PythonObject, epochs: PythonObject, threads: PythonObject,
 ) raises -> PythonObject:
     _ = int_arg(threads, "threads", 1)
-    var xa = check_array(X, "X", 3, "float32")
-    var ya = check_array(y, "y", 2, "float32")
-    var wa = check_array(w0, "w0", 1, "float32")
-    var b = Float32(float_arg(b0, "b0"))
-    var rate = Float32(float_arg(lr, "lr"))
+    var dt = float_dtype(X, "X")
+    var xa = check_array(X, "X", 3, dt)
+    var ya = check_array(y, "y", 2, dt)
+    var wa = check_array(w0, "w0", 1, dt)
+    var b = float_arg(b0, "b0")
+    var rate = float_arg(lr, "lr")
     var ne = int_arg(epochs, "epochs", 0)
     var nb = xa.dim(0)
     var batch = xa.dim(1)
@@ -247,24 +273,16 @@ def py_linreg[flavor: Int](
             "ValueError: w0 must have shape (dim,) = (", dim, ",) for X ",
             shape_str(xa.shape), ", got ", shape_str(wa.shape),
         )
-    var out = new_array(Python.tuple(dim + 1), "float32")
+    var out = new_array(Python.tuple(dim + 1 + ne), dt)
     var oa = OutArg(array_address(out))
-    var op = addr_ptr[F32](oa.address)
-    var w0p = addr_ptr[F32](wa.address)
-    for d in range(dim):
-        op[unsafe_offset=d] = w0p[unsafe_offset=d]
-    var xp = addr_ptr[F32](xa.address)
-    var yp = addr_ptr[F32](ya.address)
     ref cpy = Python().cpython()
     var st = cpy.PyEval_SaveThread()
-    var bout: Float32
-    comptime if flavor == NAIVE:
-        bout = linreg_naive(xp, yp, op, b, rate, ne, nb, batch, dim)
-    elif flavor == SIMD_:
-        bout = linreg_simd(xp, yp, op, b, rate, ne, nb, batch, dim)
+    if dt == "float32":
+        _linreg_run[F32, flavor](xa.address, ya.address, wa.address, oa.address, b, rate,
+                                 ne, nb, batch, dim)
     else:
-        bout = linreg_best(xp, yp, op, b, rate, ne, nb, batch, dim)
-    op[unsafe_offset=dim] = bout
+        _linreg_run[F64, flavor](xa.address, ya.address, wa.address, oa.address, b, rate,
+                                 ne, nb, batch, dim)
     cpy.PyEval_RestoreThread(st)
     return out
 
@@ -321,9 +339,11 @@ def PyInit_suite_kernels() abi("C") -> PythonObject:
         m.def_function[py_xent[NAIVE]]("xent_naive", docstring="xent_naive(logits, labels, threads)")
         m.def_function[py_xent[SIMD_]]("xent_simd", docstring="xent_simd(logits, labels, threads)")
         m.def_function[py_xent[BEST]]("xent", docstring="xent(logits, labels, threads)")
-        m.def_function[py_linreg[NAIVE]]("linreg_naive", docstring="linreg_naive(X, y, w0, b0, lr, epochs, threads)")
-        m.def_function[py_linreg[SIMD_]]("linreg_simd", docstring="linreg_simd(X, y, w0, b0, lr, epochs, threads)")
-        m.def_function[py_linreg[BEST]]("linreg", docstring="linreg(X, y, w0, b0, lr, epochs, threads)")
+        m.def_function[py_linreg[NAIVE]]("linreg_naive", docstring="linreg_naive(X, y, w0, b0, lr, epochs, threads) -> [w, b, loss per epoch]")
+        m.def_function[py_linreg[SIMD_]]("linreg_simd", docstring="linreg_simd(X, y, w0, b0, lr, epochs, threads) -> [w, b, loss per epoch]")
+        m.def_function[py_linreg[BEST]]("linreg", docstring="linreg(X, y, w0, b0, lr, epochs, threads) -> [w, b, loss per epoch]")
+        m.def_function[py_linreg_forward]("linreg_forward", docstring="linreg_forward(X, w, b) -> X @ w + b")
+        m.def_function[py_noop]("noop", docstring="noop(x) -> x: one call's fixed cost")
         m.def_function[py_peak_gflops]("peak_gflops", docstring="peak_gflops(threads, dtype, iters) -> GFLOP/s")
         m.def_function[py_info]("info", docstring="info() -> dict of build facts")
         return m.finalize()

@@ -12,10 +12,13 @@ COMMANDS = {
     "list": ("suite.commands.list", "list runtimes, workloads, flavors and profiles"),
     "validate": ("suite.commands.validate", "validate result documents against the schema"),
     "exec": ("suite.commands.exec", "run one implementation once and save its output"),
+    "check": ("suite.commands.check", "check any implementation's output against the reference"),
     "compare": ("suite.commands.compare", "compare two result documents cell by cell"),
     "report": ("suite.commands.report", "render an HTML + Markdown report from results"),
     "claims": ("suite.commands.claims", "check the article's claims against results"),
     "reproduce": ("suite.commands.reproduce", "rerun a published result and compare"),
+    "publish": ("suite.commands.publish", "publish one run as a reference set (published/), "
+                "or regenerate README's tables"),
     "images": ("suite.commands.images", "build the runtime images that are missing, and list them"),
 }
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from suite import runtimes, worker
+from suite import runtimes
+from suite.measure import worker
 from suite.runtimes import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,3 +75,18 @@ def smoke_doc(tmp_path_factory, native_runtime) -> Path:
     docs = sorted(out.rglob("*.json"))
     assert len(docs) == 1, docs
     return docs[0]
+
+
+@pytest.fixture(scope="session")
+def mojo_kernels():
+    """The built Mojo extension; skipped without the toolchain unless SUITE_REQUIRE_MOJO
+    (which `make test` sets, so there the Mojo tests always run)."""
+    from suite.flavors import mojo as mk
+
+    try:
+        mk.mojo_binary()
+    except RuntimeError as e:
+        if os.environ.get("SUITE_REQUIRE_MOJO"):
+            raise
+        pytest.skip(f"Mojo toolchain not installed: {e}")
+    return mk.load(mk.default_cache_dir())

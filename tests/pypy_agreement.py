@@ -41,7 +41,7 @@ def test_this_is_pypy_with_its_jit():
     assert sys.version_info[:2] == (3, 11), sys.version
     import pypyjit  # noqa: F401  (only JIT builds have it)
 
-    from suite import environment
+    from suite.measure import environment
 
     assert environment.jit_state()["enabled"] is True
 

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from .conftest import suite_cmd
+from tests.conftest import suite_cmd
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def results_dir(tmp_path):
 
 @pytest.mark.parametrize("args,expect", [
     (["run", "-r", "cpython-9.9", "-p", "smoke"], "unknown runtime(s) cpython-9.9; known"),
-    (["run", "-p", "turbo"], "unknown profile 'turbo'; profiles: smoke, quick, full"),
+    (["run", "-p", "turbo"], "unknown profile 'turbo'; profiles: smoke, quick, full, reference"),
     (["run", "-w", "fft", "-p", "smoke"], "unknown workload 'fft'; known workloads: matmul"),
     (["run", "-f", "cuda", "-p", "smoke"], "unknown flavor 'cuda'"),
     (["run", "--python", "/nonexistent/python3", "-p", "smoke"],
@@ -93,3 +93,17 @@ def test_exec_bad_input(tmp_path, args, expect):
     proc = suite_cmd(*base, *args)
     assert proc.returncode != 0
     assert expect in proc.stderr, proc.stderr
+
+
+def test_image_per_runtime_for_one_interleaved_container_run():
+    from suite.commands.run import given_images
+
+    assert given_images(["a=r@sha256:1", "b=s@sha256:2"], ["a", "b"]) == {
+        "a": "r@sha256:1", "b": "s@sha256:2"}
+    assert given_images(["r@sha256:1"], ["a"]) == {"a": "r@sha256:1"}
+    for bad, ids, says in [(["r@sha256:1"], ["a", "b"], "name its runtime"),
+                           (["a=x", "a=y"], ["a"], "twice"),
+                           (["c=x"], ["a", "b"], "not among the selected runtimes"),
+                           (["=x"], ["a"], "RUNTIME=REF")]:
+        with pytest.raises(ValueError, match=says):
+            given_images(bad, ids)

@@ -14,12 +14,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from jsonschema import Draft202012Validator
 
-from suite import images, profiles, results
-from suite.backends import Unavailable
-from suite.backends.engine import NoEngine, detect
-from suite.runner import Run
-from suite.runtimes import Runtime
+from suite import documents
+from suite.measure import profiles
+from suite.measure.runner import Run
+from suite.runtimes import Runtime, images
+from suite.runtimes.backend import Unavailable
+from suite.runtimes.engine import NoEngine, detect
 
 ROOT = Path(__file__).resolve().parent.parent
 SHA = "93e583f243454e6e9e4588ca2c2662206ad961659863277afcdb96801647d640"
@@ -53,13 +55,13 @@ def test_unknown_runtime_is_a_clear_error():
 
 def test_missing_engine(tmp_path):
     env = {"PATH": str(tmp_path), "ENGINE": ""}  # no docker, no podman on PATH
-    p = suite("suite.backends.engine", env=env)
+    p = suite("suite.runtimes.engine", env=env)
     assert p.returncode == 1
     assert "no container engine found" in p.stderr
     p = suite("suite", "run", "--backend", "container", "-r", "cpython-3.13", "-p", "smoke",
               env=env)
     assert p.returncode == 2 and "no container engine found" in p.stderr
-    p = suite("suite.backends.engine", "nosuch")
+    p = suite("suite.runtimes.engine", "nosuch")
     assert p.returncode == 1 and "unknown engine 'nosuch'" in p.stderr
 
 
@@ -163,6 +165,224 @@ def test_other_arch_is_cross_compiled_and_defaults_to_fast(tmp_path, monkeypatch
     assert images.build_mode(None, other) == "optimized"
 
 
+# -- the sandbox: command lines and job directories, no engine needed ----------------------
+def offline_backend(tmp_path: Path, user_args: list[str] | None = None):
+    """A ContainerBackend whose engine is never called (the commands are checked)."""
+    from suite.runtimes import container
+    from suite.runtimes.engine import Engine
+
+    be = object.__new__(container.ContainerBackend)
+    be.cache_dir, be.arch, be.image = tmp_path, images.host_arch(), None
+    be.engine = Engine("podman", "/usr/bin/podman", "test")
+    be.log = lambda m: None
+    be.images = {"cpython-3.13": "localhost/bench/cpython-3.13:x",
+                 "mojo-1.2": "localhost/bench/mojo-1.2:x"}
+    be.records, be.seq = {}, 0
+    be.sandbox = container.sandbox(user_args or be.user_args())
+    return be
+
+
+def flag_values(cmd: list[str], flag: str) -> list[str]:
+    return [cmd[i + 1] for i, a in enumerate(cmd) if a == flag]
+
+
+@pytest.mark.parametrize("rid", ["cpython-3.13", "mojo-1.2"])
+def test_every_container_is_non_root_read_only_offline_and_limited(tmp_path, rid):
+    from suite import runtimes
+
+    be = offline_backend(tmp_path)
+    cmd = be.run_cmd(runtimes.load()[rid], [], {}, "bench-test")
+    (user,) = flag_values(cmd, "--user")
+    assert user.split(":")[0] not in ("0", "root")
+    assert "--read-only" in cmd  # Mojo too
+    assert flag_values(cmd, "--network") == ["none"]
+    assert flag_values(cmd, "--cap-drop") == ["ALL"]
+    assert flag_values(cmd, "--security-opt") == ["no-new-privileges"]
+    s = be.sandbox
+    assert flag_values(cmd, "--pids-limit") == [str(s["pids_limit"])]
+    assert flag_values(cmd, "--memory") == flag_values(cmd, "--memory-swap") == [
+        str(s["memory_bytes"])]
+    assert 2 << 30 < s["memory_bytes"] <= 8 << 30  # the largest worker (~2.1 GiB) fits
+    assert s["pids_limit"] >= 256 and s["user"] == user
+    backend_schema = documents.schema()["properties"]["backend"]  # recorded as it says
+    Draft202012Validator(backend_schema).validate({"kind": "container", "sandbox": s})
+
+
+def test_root_host_runs_the_images_user(tmp_path, monkeypatch):
+    from suite.runtimes import container
+
+    monkeypatch.setattr(container.os, "geteuid", lambda: 0)
+    be = offline_backend(tmp_path)
+    assert be.sandbox["user"] == container.IMAGE_USER
+
+
+class FakeEngine:
+    """Stands in for `podman run`: reads the -v mounts and plays the container, which may
+    write only into its rw mount."""
+
+    def __init__(self, plant=None):
+        self.mounts: list[tuple[str, str, str]] = []
+        self.plant = plant or (lambda out: (out / "result.json").write_text(
+            json.dumps({"status": "ok", "from": "container"})))
+
+    def __call__(self, cmd, **kw):
+        self.mounts = [tuple(v.rsplit(":", 2)) for v in flag_values(cmd, "-v")]
+        self.job = json.loads(Path(self.host("/bench/job.json")).read_text())
+        self.plant(Path(self.host("/bench/out")))
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    def host(self, inner: str) -> str:
+        return next(src for src, dst, _ in self.mounts if dst == inner)
+
+
+def run_job(tmp_path: Path, fake: FakeEngine, monkeypatch) -> dict:
+    from suite import runtimes
+    from suite.runtimes import container
+
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    (tmp_path / "inputs").mkdir(exist_ok=True)
+    monkeypatch.setattr(container.subprocess, "run", fake)
+    be = offline_backend(tmp_path)
+    job = {"inputs": str(tmp_path / "inputs" / "x.npz"),
+           "result": str(work / "000001-cpython-3.13.result.json"), "mode": "measure"}
+    return be.run_worker(runtimes.load()["cpython-3.13"], job, {}, 60)
+
+
+def test_each_job_has_a_private_dir_and_only_out_is_writable(tmp_path, monkeypatch):
+    seen = {}
+
+    def plant(out: Path) -> None:
+        job_dir = out.parent
+        seen.update(job_dir=job_dir, dir_mode=job_dir.stat().st_mode & 0o777,
+                    out_mode=out.stat().st_mode & 0o777, out_uid=out.stat().st_uid,
+                    job_mode=(job_dir / "job.json").stat().st_mode & 0o777)
+        (out / "result.json").write_text('{"status": "ok"}')
+
+    fake = FakeEngine(plant)
+    assert run_job(tmp_path, fake, monkeypatch) == {"status": "ok"}
+    modes = {dst: mode for _, dst, mode in fake.mounts}
+    assert [d for d, m in modes.items() if m != "ro"] == ["/bench/out"]
+    assert modes["/bench/job.json"] == "ro" and modes["/bench/inputs"] == "ro"
+    assert fake.job["result"] == "/bench/out/result.json"
+    assert seen["dir_mode"] == 0o700 and seen["out_mode"] == 0o700
+    assert seen["job_mode"] == 0o644
+    if os.geteuid() == 0:
+        assert seen["out_uid"] == 10001
+    assert not seen["job_dir"].exists()  # removed after the job
+
+
+def test_a_symlink_planted_by_the_container_is_not_followed(tmp_path, monkeypatch):
+    victim = tmp_path / "victim.json"
+    victim.write_text('{"status": "ok", "forged": true}')
+    before = victim.read_text()
+
+    def plant(out: Path) -> None:
+        for name in ("result.json", "job.json", "000002-cpython-3.13.job.json",
+                     "000002-cpython-3.13.result.json"):
+            (out / name).symlink_to(victim)
+
+    res = run_job(tmp_path, FakeEngine(plant), monkeypatch)
+    assert res["status"] == "failed" and "forged" not in res
+    assert "no result" in res["error"]
+    # The next job: the host writes its job file into a fresh directory, never into a name
+    # the last container could have planted; the victim is untouched.
+    res = run_job(tmp_path, FakeEngine(), monkeypatch)
+    assert res == {"status": "ok", "from": "container"}
+    assert victim.read_text() == before and not victim.is_symlink()
+
+
+def test_a_fifo_or_a_huge_result_fails_the_cell_without_hanging(tmp_path, monkeypatch):
+    from suite.runtimes import container
+
+    res = run_job(tmp_path, FakeEngine(lambda out: os.mkfifo(out / "result.json")),
+                  monkeypatch)
+    assert res["status"] == "failed"
+    monkeypatch.setattr(container, "MAX_RESULT_BYTES", 10)
+    res = run_job(tmp_path, FakeEngine(), monkeypatch)
+    assert res["status"] == "failed"
+
+
+# -- reproduce: which images may run ----------------------------------------------------------
+FOREIGN = "docker.io/evil/miner@sha256:" + "e" * 64
+
+
+def container_doc(image: str) -> dict:
+    from tests.test_compare import make_cell, make_doc
+
+    doc = make_doc("cpython-3.13", [make_cell("matmul", {"dtype": "float64", "n": 64}, "numpy",
+                                              1, [1000 + i for i in range(12)])])
+    doc["backend"] = {"kind": "container", "engine": "podman", "image": image,
+                      "digest": image.split("@")[1]}
+    documents.validate(doc)
+    return doc
+
+
+@pytest.mark.parametrize("image,trusted", [
+    ("localhost/bench/cpython-3.13@sha256:" + "a" * 64, True),
+    ("ghcr.io/runtime-bench/runtime-bench/cpython-3.13@sha256:" + "a" * 64, True),
+    ("ghcr.io/runtime-bench/runtime-bench-evil/cpython-3.13@sha256:" + "a" * 64, False),
+    ("ghcr.io/runtime-bench/cpython-3.13@sha256:" + "a" * 64, False),
+    ("localhost:5000/bench/cpython-3.13@sha256:" + "a" * 64, False),
+    ("evil/miner@sha256:" + "e" * 64, False),
+    (FOREIGN, False),
+])
+def test_only_images_from_trusted_namespaces_run(image, trusted, monkeypatch):
+    from suite.publish import reproduce
+
+    monkeypatch.setenv("SUITE_IMAGE_NAMESPACE", "ghcr.io/runtime-bench/runtime-bench")
+    ok, why = reproduce.image_trust(container_doc(image))
+    assert ok is trusted, why
+    if not trusted:
+        assert f"--trust-image {reproduce.pinned_ref(container_doc(image))}" in why
+        assert reproduce.image_trust(container_doc(image), [image])[0]
+
+
+def test_a_foreign_image_is_refused_or_named_before_it_runs(tmp_path, monkeypatch, capsys):
+    import argparse
+
+    from suite.commands import reproduce as command
+    from suite.publish import reproduce
+    from suite.runtimes import engine
+
+    doc = tmp_path / "foreign.json"
+    doc.write_text(json.dumps(container_doc(FOREIGN)))
+    monkeypatch.setattr(reproduce, "audit", lambda *a, **k: [])  # consistent otherwise
+    pulled = []
+    monkeypatch.setattr(reproduce, "get_image", lambda *a, **k: pulled.append(a))
+
+    def no_engine(name=None):
+        raise engine.NoEngine("no engine in this test")
+
+    monkeypatch.setattr(engine, "detect", no_engine)
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    assert command.run(parser.parse_args([str(doc), "--cache", str(tmp_path)])) == 2
+    err = capsys.readouterr().err
+    assert "refused" in err and "not from a trusted namespace" in err
+    assert f"--trust-image {FOREIGN}" in err and "TRUST_IMAGE=" in err
+    # Named explicitly: it is said to be untrusted before anything runs (no engine here).
+    args = parser.parse_args([str(doc), "--cache", str(tmp_path), "--trust-image", FOREIGN])
+    assert command.run(args) == 2
+    err = capsys.readouterr().err
+    said = err.index("NOT from a trusted namespace")
+    assert said < err.index("no engine in this test") and not pulled
+
+
+def test_more_threads_than_cpus_is_refused_with_the_path():
+    from suite.publish import reproduce
+
+    doc = container_doc("localhost/bench/cpython-3.13@sha256:" + "a" * 64)
+    doc["cells"][0]["threads"] = 4
+    doc["host"]["cores"] = 8
+    assert reproduce.thread_reasons(doc, cpus=8) == []
+    (why,) = reproduce.thread_reasons(doc, cpus=2)
+    assert why.startswith("$.cells[0].threads: 4 threads") and "2 CPUs" in why
+    doc["host"]["cores"] = 2
+    (why,) = reproduce.thread_reasons(doc, cpus=64)
+    assert "host.cores (2)" in why
+
+
 # -- real engine -------------------------------------------------------------------------
 def engine_or_skip():
     try:
@@ -209,7 +429,7 @@ def test_failed_build_is_a_clear_error(cache, tmp_path, monkeypatch):
 
 @pytest.mark.containers
 def test_container_dying_mid_run_keeps_finished_results(cache, tmp_path):
-    from suite.backends.container import ContainerBackend, run_container
+    from suite.runtimes.container import ContainerBackend, run_container
 
     engine = engine_or_skip()
     base_or_skip(engine, images.host_arch())
@@ -234,7 +454,7 @@ def test_container_dying_mid_run_keeps_finished_results(cache, tmp_path):
               backend_records={rt.id: rec})
     status = run.execute()
     assert status == 1
-    doc = results.load(run.paths[rt.id])
+    doc = documents.load(run.paths[rt.id])
     cells = doc["cells"]
     assert len(cells) >= 2
     assert cells[0]["samples"] and cells[0]["processes"] == 1  # finished work is kept
@@ -245,7 +465,7 @@ def test_container_dying_mid_run_keeps_finished_results(cache, tmp_path):
 @pytest.mark.containers
 @pytest.mark.slow
 def test_arm64_under_qemu_is_marked_emulated(cache, tmp_path):
-    from suite.backends.container import ContainerBackend
+    from suite.runtimes.container import ContainerBackend
 
     if not (os.environ.get("SUITE_REQUIRE_CONTAINERS") or os.environ.get("SUITE_ARM64_TEST")):
         pytest.skip("minutes under QEMU: set SUITE_ARM64_TEST=1 (.ci/containers.sh does)")
@@ -262,7 +482,7 @@ def test_arm64_under_qemu_is_marked_emulated(cache, tmp_path):
               workloads=["gelu"], flavors=["pure"], log=lambda m: None,
               backend_records={rt.id: rec})
     status = run.execute()
-    doc = results.load(run.paths[rt.id])
+    doc = documents.load(run.paths[rt.id])
     assert status == 0, json.dumps(doc["cells"], indent=1)[:3000]
     assert doc["host"]["emulated"] is True
     assert doc["runtime"]["machine"] == "aarch64"

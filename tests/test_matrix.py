@@ -9,9 +9,9 @@ import tomllib
 
 import pytest
 
-from suite import matrix, runtimes
-
-from .conftest import ROOT
+from suite import runtimes
+from suite.publish import matrix
+from tests.conftest import ROOT
 
 
 def declared_pairs() -> set[tuple[str, str]]:
@@ -27,6 +27,15 @@ def test_matrix_covers_every_declared_pair_once():
     assert set(pairs) == declared_pairs()
 
 
+def test_bench_jobs_are_one_per_arch_with_every_runtime_of_that_arch():
+    jobs = matrix.arches()["include"]
+    arches = [j["arch"] for j in jobs]
+    assert len(arches) == len(set(arches)) and set(arches) == {a for _, a in declared_pairs()}
+    for j in jobs:
+        assert set(j["runtimes"].split()) == {r for r, a in declared_pairs() if a == j["arch"]}
+        assert j["runner"] == matrix.RUNNERS[j["arch"]]
+
+
 def test_runner_labels_are_native_per_arch():
     for leg in matrix.matrix()["include"]:
         expected = {"amd64": "ubuntu-24.04", "arm64": "ubuntu-24.04-arm"}[leg["arch"]]
@@ -35,7 +44,7 @@ def test_runner_labels_are_native_per_arch():
 
 
 def test_module_prints_the_same_matrix_as_json():
-    out = subprocess.run([sys.executable, "-m", "suite.matrix"], cwd=ROOT, check=True,
+    out = subprocess.run([sys.executable, "-m", "suite.publish.matrix"], cwd=ROOT, check=True,
                          capture_output=True, text=True).stdout
     assert out.count("\n") == 1, "GITHUB_OUTPUT needs the matrix on one line"
     assert json.loads(out) == matrix.matrix()
@@ -73,7 +82,7 @@ def test_leg_facts_for_github_output():
 
 
 def test_leg_context_is_made_like_make_images(tmp_path, monkeypatch):
-    """--context: the build context and arguments come from suite/images.py (offline for
+    """--context: the build context and arguments come from suite/runtimes/images.py (offline for
     the Mojo image: no source tarball to fetch)."""
     monkeypatch.setenv("BASE_IMAGE", "docker.io/library/debian:trixie-slim@sha256:" + "0" * 64)
     monkeypatch.setenv("BUILD_MODE", "optimized")

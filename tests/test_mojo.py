@@ -1,24 +1,30 @@
-"""Property tests for the Mojo kernels (suite/mojo_kernels.py + mojo/*.mojo).
+"""Property tests for the Mojo kernels (suite/flavors/mojo.py + mojo/*.mojo).
 
 Every Mojo flavor of every workload is compared with a float64 NumPy reference over
 random shapes (including 1, 7, 63, 65, 129, tall/skinny and wide), both dtypes where
 the workload has two, large and tiny magnitudes, and nan/inf. The bounds are the
 documented ones: matmul |out-ref| <= K eps (|A| @ |B|) (+ a tiny absolute term),
-conv2d the same with K = C*KH*KW, gelu 64 eps (|x|+1), xent eps (4C+16) (|ref|+1),
-linreg 1e-3 (|ref|+1). The extension is built once per session into
+conv2d the same with K = C*KH*KW; gelu, xent and linreg use their workload's own bound
+(`workload_bound`: tolerance x error_scale, derived in suite/workloads/<name>.py), and
+linreg's output is [w, b, loss per epoch]. The extension is built once per session into
 $SUITE_CACHE_DIR/mojo (default <repo>/.cache/mojo). No timing assertions here.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from suite import mojo_kernels as mk
+from suite.flavors import mojo as mk
+from suite.workloads import get as get_workload
 
 FLAVORS = ("mojo-naive", "mojo-simd", "mojo")
 DTYPES = (np.float32, np.float64)
@@ -30,14 +36,8 @@ SETTINGS = settings(max_examples=25, deadline=None, derandomize=False,
 
 
 @pytest.fixture(scope="session")
-def kernels():
-    try:
-        mk.mojo_binary()
-    except RuntimeError as e:
-        if os.environ.get("SUITE_REQUIRE_MOJO"):
-            raise
-        pytest.skip(f"Mojo toolchain not installed: {e}")
-    return mk.load(mk.default_cache_dir())
+def kernels(mojo_kernels):
+    return mojo_kernels
 
 
 def sizes(lo: int = 1, hi: int = 140) -> st.SearchStrategy[int]:
@@ -63,6 +63,12 @@ def assert_close(out, ref, bound, what):
         i = int(np.argmax(err - b))
         raise AssertionError(f"{what}: |out-ref| = {err[i]:.3e} > bound {b[i]:.3e} "
                              f"(worst of {err.size}; ref {ref[ok][i]:.6e})")
+
+
+def workload_bound(name, inputs, params, ref):
+    """The workload's documented bound on |out - ref|: tolerance x error_scale."""
+    w = get_workload(name)
+    return w.tolerance(params) * w.error_scale(inputs, params, ref)
 
 
 def bitwise_equal(a, b) -> bool:
@@ -283,7 +289,7 @@ def gelu_case(draw):
 @given(x=gelu_case())
 def test_gelu_matches_reference(kernels, x):
     ref = gelu_ref(x)
-    bound = 64 * eps(x.dtype) * (np.abs(x.astype(np.float64)) + 1)
+    bound = workload_bound("gelu", {"x": x}, {"dtype": x.dtype.name}, ref)
     outs = {}
     for fl in FLAVORS:
         for t in (1, 2):
@@ -334,8 +340,8 @@ def xent_case(draw):
 def test_xent_matches_reference(kernels, case):
     logits, labels = case
     ref = xent_ref(logits, labels)
-    c = logits.shape[1]
-    bound = eps(logits.dtype) * (4 * c + 16) * (np.abs(ref) + 1)
+    bound = workload_bound("xent", {"logits": logits, "labels": labels},
+                           {"dtype": logits.dtype.name}, ref)
     outs = {}
     for fl in FLAVORS:
         for t in (1, 2):
@@ -352,7 +358,8 @@ def test_xent_large_parallel(kernels):
         logits = (rng.standard_normal((4096, 1000)) * 3).astype(dtype)
         labels = rng.integers(0, 1000, 4096)
         ref = xent_ref(logits, labels)
-        bound = eps(dtype) * (4 * 1000 + 16) * (np.abs(ref) + 1)
+        bound = workload_bound("xent", {"logits": logits, "labels": labels},
+                               {"dtype": np.dtype(dtype).name}, ref)
         f = mk.FLAVORS["xent"]["mojo"]
         o1, o2 = f(logits, labels, threads=1), f(logits, labels, threads=2)
         assert_close(o1, ref, bound, f"xent mojo {dtype}")
@@ -363,14 +370,11 @@ def test_xent_large_parallel(kernels):
 
 
 def linreg_ref(X, y, w0, b0, lr, epochs):
-    X, y = X.astype(np.float64), y.astype(np.float64)
-    w, b = w0.astype(np.float64), float(b0)
-    for _ in range(epochs):
-        for i in range(X.shape[0]):
-            g = 2.0 * (X[i] @ w + b - y[i]) / X.shape[1]
-            w = w - lr * (X[i].T @ g)
-            b = b - lr * g.sum()
-    return np.append(w, b)
+    """The workload's float64 reference [w, b, loss per epoch] and its documented bound."""
+    inputs = {"x": X, "y": y, "w0": w0, "b0": np.array([b0], X.dtype)}
+    params = {"lr": lr, "epochs": epochs, "dtype": X.dtype.name}
+    ref = get_workload("linreg").reference(inputs, params)
+    return ref, workload_bound("linreg", inputs, params, ref)
 
 
 @st.composite
@@ -380,27 +384,28 @@ def linreg_case(draw):
     dim = draw(st.one_of(st.sampled_from((1, 2, 7, 10, 16, 17, 33)), st.integers(1, 40)))
     epochs = draw(st.integers(0, 4))
     scale = draw(st.sampled_from((1e-3, 1.0, 10.0)))
+    dtype = draw(st.sampled_from(DTYPES))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    X = (rng.standard_normal((nb, batch, dim)) * scale).astype(np.float32)
+    X = (rng.standard_normal((nb, batch, dim)) * scale).astype(dtype)
     w_true = rng.standard_normal(dim)
     y = (X.astype(np.float64) @ w_true + 0.5 + 0.1 * rng.standard_normal((nb, batch)))
-    y = y.astype(np.float32)
-    w0 = rng.standard_normal(dim).astype(np.float32)
+    y = y.astype(dtype)
+    w0 = rng.standard_normal(dim).astype(dtype)
     # a step size that keeps SGD stable for this data: lr * 2 * max eigenvalue < 1
     lr = 0.2 / (2.0 * (dim + 1) * scale**2 + 1.0)
-    return X, y, w0, float(rng.standard_normal()), lr, epochs
+    return X, y, w0, float(dtype(rng.standard_normal())), lr, epochs
 
 
 @SETTINGS
 @given(case=linreg_case())
 def test_linreg_matches_reference(kernels, case):
     X, y, w0, b0, lr, epochs = case
-    ref = linreg_ref(X, y, w0, b0, lr, epochs)
+    ref, bound = linreg_ref(X, y, w0, b0, lr, epochs)
     for fl in FLAVORS:
         for t in (1, 2):
             out = mk.FLAVORS["linreg"][fl](X, y, w0, b0, lr, epochs, threads=t)
-            assert out.dtype == np.float32 and out.shape == (X.shape[2] + 1,)
-            assert_close(out, ref, 1e-3 * (np.abs(ref) + 1), f"linreg {fl} {X.shape} e={epochs}")
+            assert out.dtype == X.dtype and out.shape == (X.shape[2] + 1 + epochs,)
+            assert_close(out, ref, bound, f"linreg {fl} {X.dtype} {X.shape} e={epochs}")
     assert np.array_equal(w0, w0.copy())  # input not modified
 
 
@@ -409,10 +414,10 @@ def test_linreg_article_size(kernels):
     X = rng.standard_normal((100, 64, 10)).astype(np.float32)
     y = (X @ rng.standard_normal(10).astype(np.float32) + 0.3).astype(np.float32)
     w0 = np.zeros(10, np.float32)
-    ref = linreg_ref(X, y, w0, 0.0, 0.01, 5)
+    ref, bound = linreg_ref(X, y, w0, 0.0, 0.01, 5)
     for fl in FLAVORS:
         out = mk.FLAVORS["linreg"][fl](X, y, w0, 0.0, 0.01, 5, threads=2)
-        assert_close(out, ref, 1e-3 * (np.abs(ref) + 1), f"linreg {fl}")
+        assert_close(out, ref, bound, f"linreg {fl}")
 
 
 # ---------------------------------------------------------------------------- bad input
@@ -627,3 +632,220 @@ def test_loading_the_extension_leaves_child_processes_alone(kernels):
                           "print(os.environ.get('PYTHONEXECUTABLE'))"],
                          capture_output=True, text=True, check=True).stdout.split()
     assert out == [sys.prefix, "None"]
+
+
+# ---------------------------------------------------------------------------- mojo-hybrid
+
+HYBRID = mk.FLAVORS["linreg"]["mojo-hybrid"]
+
+
+def hybrid_ref(X, y, w0, b0, lr, epochs):
+    """The workload's own float64 reference: [w, b, loss per epoch]."""
+    from suite.workloads import get as get_workload
+
+    inputs = {"x": X, "y": y, "w0": w0, "b0": np.array([b0], X.dtype)}
+    return get_workload("linreg").reference(inputs, {"lr": lr, "epochs": epochs})
+
+
+@st.composite
+def hybrid_case(draw):
+    X, y, w0, b0, lr, epochs = draw(linreg_case())
+    dtype = draw(st.sampled_from(DTYPES))
+    return X.astype(dtype), y.astype(dtype), w0.astype(dtype), b0, lr, epochs
+
+
+@SETTINGS
+@given(case=hybrid_case())
+def test_hybrid_matches_reference(kernels, case):
+    X, y, w0, b0, lr, epochs = case
+    ref = hybrid_ref(X, y, w0, b0, lr, epochs)
+    out = HYBRID(X, y, w0, b0, lr, epochs, threads=1)
+    assert out.dtype == X.dtype and out.shape == (X.shape[2] + 1 + epochs,)
+    assert_close(out, ref, 1e-3 * (np.abs(ref) + 1), f"linreg mojo-hybrid {X.dtype} {X.shape}")
+    assert bitwise_equal(out, HYBRID(X, y, w0, b0, lr, epochs, threads=2))  # threads ignored
+
+
+@SETTINGS
+@given(case=hybrid_case(), special=st.sampled_from([np.nan, np.inf, -np.inf]),
+       pos=st.integers(0, 10**6))
+def test_hybrid_nan_inf_as_reference(kernels, case, special, pos):
+    X, y, w0, b0, lr, epochs = case
+    X = X.copy()
+    X.flat[pos % X.size] = special
+    with np.errstate(all="ignore"):
+        ref = hybrid_ref(X, y, w0, b0, lr, max(epochs, 1))
+        out = HYBRID(X, y, w0, b0, lr, max(epochs, 1), threads=1)
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(ref), err_msg="nan pattern")
+
+
+@SETTINGS
+@given(dtype=st.sampled_from(DTYPES), rows=sizes(), dim=sizes(1, 40),
+       seed=st.integers(0, 2**32 - 1), b=st.floats(-10, 10))
+def test_linreg_forward_matches_reference(kernels, dtype, rows, dim, seed, b):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((rows, dim)).astype(dtype)
+    w = rng.standard_normal(dim).astype(dtype)
+    X64, w64 = X.astype(np.float64), w.astype(np.float64)
+    ref = X64 @ w64 + float(dtype(b))
+    bound = (dim + 1) * eps(dtype) * (np.abs(X64) @ np.abs(w64) + abs(b))
+    out = kernels.linreg_forward(X, w, dtype(b))
+    assert out.dtype == dtype
+    assert_close(out, ref, bound, f"linreg_forward {dtype} {X.shape}")
+
+
+def test_hybrid_bad_input(kernels):
+    X, y, w0, b0, lr, epochs = _good_args("linreg")
+    bad = [
+        ((X.tolist(), y, w0, b0, lr, epochs), TypeError, r"X must be a numpy\.ndarray"),
+        ((X[0], y, w0, b0, lr, epochs), ValueError, "X must be 3-D"),
+        ((X, y[:2], w0, b0, lr, epochs), ValueError, r"y must have shape \(batches, batch\)"),
+        ((X, y, w0[:1], b0, lr, epochs), ValueError, r"w must have shape \(dim,\)"),
+        ((X, y, w0.astype(np.float64), b0, lr, epochs), TypeError, "w must have dtype float32"),
+        ((X.astype(np.int32), y, w0, b0, lr, epochs), TypeError, "X must have dtype float32"),
+        ((X[:, :, ::2], y, w0[:1], b0, lr, epochs), ValueError, "C-contiguous"),
+    ]
+    for args, exc, match in bad:
+        with pytest.raises(exc, match=match):
+            HYBRID(*args, threads=1)
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        HYBRID(X, y, w0, b0, lr, epochs, threads=0)
+    with pytest.raises(TypeError, match="threads must be an int"):
+        HYBRID(X, y, w0, b0, lr, epochs, threads="2")
+
+
+def test_call_ns(kernels):
+    """One no-op call into the extension costs something, and far less than a second."""
+    assert kernels.noop(7) == 7
+    assert 1.0 < mk.call_ns(mk.default_cache_dir(), calls=1000, repeats=3) < 1e9
+
+
+# ---------------------------------------------------------------------------- mojo-lib
+
+CORES = len(os.sched_getaffinity(0))
+
+
+@pytest.fixture(scope="module")
+def lib(kernels):
+    """Modular's linalg/nn kernels behind lib_kernels (built once into the Mojo cache)."""
+    from suite.flavors import mojo_lib
+
+    mojo_lib.load(mk.default_cache_dir())
+    return mojo_lib
+
+
+@SETTINGS
+@given(case=matmul_case(), threads=st.sampled_from([1, CORES]))
+def test_lib_matmul_matches_reference(lib, case, threads):
+    a, b = case
+    ref, bound = matmul_ref(a, b)
+    out = lib.matmul(a, b, threads=threads)
+    assert out.dtype == a.dtype and out.flags.c_contiguous
+    assert_close(out, ref, bound, f"matmul mojo-lib {a.dtype} {a.shape}x{b.shape} t={threads}")
+
+
+@SETTINGS
+@given(case=matmul_case(), special=st.sampled_from([np.nan, np.inf, -np.inf]),
+       where=st.sampled_from(["a", "b"]), pos=st.integers(0, 10**6))
+def test_lib_matmul_nan_inf_propagate(lib, case, special, where, pos):
+    a, b = (x.copy() for x in case)
+    t = a if where == "a" else b
+    t.flat[pos % t.size] = special
+    ref, bound = matmul_ref(a, b)
+    assert_close(lib.matmul(a, b, threads=CORES), ref, bound, f"mojo-lib with {special}")
+
+
+@SETTINGS
+@given(case=conv_case(), special=st.sampled_from([None, np.nan, np.inf, -np.inf]),
+       pos=st.integers(0, 10**6))
+def test_lib_conv2d_matches_reference(lib, case, special, pos):
+    x, w, bias = case
+    if special is not None:
+        x = x.copy()
+        x.flat[pos % x.size] = special
+    ref, bound = conv_ref(x, w, bias)
+    out = lib.conv2d(x, w, bias, threads=lib.runtime_threads())
+    assert out.dtype == np.float32 and out.shape == ref.shape
+    assert_close(out, ref, bound, f"conv2d mojo-lib x{x.shape} w{w.shape} {special}")
+
+
+def test_lib_threads_in_a_pinned_process(lib):
+    """nn's conv runs on the Mojo runtime's workers, sized from the CPU affinity when the
+    runtime starts: a process set up for 1 thread gets 1 worker, and the same answers."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 40, 40)).astype(np.float32)
+    w = rng.standard_normal((16, 3, 3, 3)).astype(np.float32)
+    bias = rng.standard_normal(16).astype(np.float32)
+    a = rng.standard_normal((70, 90)).astype(np.float32)
+    ref_c, bound_c = conv_ref(x, w, bias)
+    ref_m, bound_m = matmul_ref(a, a.T.copy())
+    code = (
+        "import os, sys, numpy as np; from suite.flavors import mojo_lib, mojo as mk; "
+        "mojo_lib.setup(mk.default_cache_dir()); "
+        "d = dict(np.load(sys.argv[1])); "
+        "assert mojo_lib.runtime_threads() == 1, mojo_lib.runtime_threads(); "
+        "assert len(os.sched_getaffinity(0)) == 1; "
+        "np.save(sys.argv[2], mojo_lib.conv2d(d['x'], d['w'], d['bias'], threads=1)); "
+        "np.save(sys.argv[3], mojo_lib.matmul(d['a'], d['a'].T.copy(), threads=1)); "
+        "ok = False\n"
+        "try: mojo_lib.conv2d(d['x'], d['w'], d['bias'], threads=2)\n"
+        "except RuntimeError as e: ok = 'worker thread' in str(e)\n"
+        "assert ok")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        np.savez(tmp / "in.npz", x=x, w=w, bias=bias, a=a)
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        proc = subprocess.run([sys.executable, "-c", code, str(tmp / "in.npz"),
+                               str(tmp / "c.npy"), str(tmp / "m.npy")],
+                              cwd=mk.SOURCES_DIR.parent, env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert_close(np.load(tmp / "c.npy"), ref_c, bound_c, "conv2d mojo-lib 1 thread")
+        assert_close(np.load(tmp / "m.npy"), ref_m, bound_m, "matmul mojo-lib 1 thread")
+
+
+LIB_WORKLOADS = ("matmul", "conv2d")
+
+
+@pytest.mark.parametrize("workload", LIB_WORKLOADS)
+def test_lib_bad_input(lib, workload):
+    def call(args, threads=CORES):
+        return lib.RUNNERS[workload](*args, threads=threads)
+
+    call(_good_args(workload))
+    for slot in ARRAY_SLOTS[workload]:
+        args = _good_args(workload)
+        args[slot] = args[slot].astype(np.int32)
+        with pytest.raises(TypeError, match="dtype"):
+            call(args)
+        args = _good_args(workload)
+        args[slot] = args[slot].tolist()
+        with pytest.raises(TypeError, match=r"numpy\.ndarray"):
+            call(args)
+        args = _good_args(workload)
+        big = np.zeros((*args[slot].shape[:-1], 2 * args[slot].shape[-1]), F32)
+        args[slot] = big[..., ::2]
+        with pytest.raises(ValueError, match="C-contiguous"):
+            call(args)
+        args = _good_args(workload)
+        args[slot] = np.zeros((*args[slot].shape[:-1], 0), F32)
+        with pytest.raises(ValueError, match="empty"):
+            call(args)
+    for slot, value in BAD_SHAPES[workload]:
+        args = _good_args(workload)
+        args[slot] = value
+        with pytest.raises(ValueError, match=r"shape|square|must have"):
+            call(args)
+    with pytest.raises(ValueError, match="threads"):
+        call(_good_args(workload), threads=0)
+    with pytest.raises(TypeError, match="threads"):
+        call(_good_args(workload), threads="2")
+
+
+def test_lib_build_is_cached_and_separate(lib):
+    """lib_kernels is built from its own sources: editing suite_kernels' kernels does not
+    rebuild it (minutes), and the other way round."""
+    r = mk.build(mk.default_cache_dir(), module="lib_kernels")
+    assert r["cached"] and r["path"].endswith("lib_kernels.so")
+    names = {p.name for p in mk.sources("lib_kernels")}
+    assert names == {"lib_kernels.mojo", "common.mojo"}
+    assert "lib_kernels.mojo" not in {p.name for p in mk.sources()}
+    assert "matmul.mojo" in {p.name for p in mk.sources()}

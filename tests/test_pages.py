@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from suite import pages, results
+from suite import documents
+from suite.publish import pages
 
 
 def inputs(tmp_path: Path) -> tuple[Path, Path]:
@@ -33,9 +34,9 @@ def test_layout(tmp_path):
         assert (site / copy / "index.html").read_text() == "<html>report</html>"
         assert (site / copy / "results/amd64/cpython-3.12/20261125T000000Z.json").exists()
         assert (site / copy / "result.schema.json").exists()
-    schema = json.loads((site / "schemas/result" / results.SCHEMA_VERSION /
+    schema = json.loads((site / "schemas/result" / documents.SCHEMA_VERSION /
                          "result.schema.json").read_text())
-    assert schema["$id"].endswith(f"/schemas/result/{results.SCHEMA_VERSION}/"
+    assert schema["$id"].endswith(f"/schemas/result/{documents.SCHEMA_VERSION}/"
                                   "result.schema.json")
     assert m["dates"] == ["2026-11-25"]
     assert all(f.startswith("2026-11-25/") for f in m["files"])

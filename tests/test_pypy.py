@@ -19,10 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from suite import environment, images, results, runtimes
-from suite.backends import Unavailable
-from suite.backends.native import NativeBackend, discover
-from suite.runtimes import Runtime
+from suite import documents, runtimes
+from suite.measure import environment
+from suite.runtimes import Runtime, images
+from suite.runtimes.backend import Unavailable
+from suite.runtimes.native import NativeBackend, discover
 from suite.workloads import WORKLOADS
 from tests.test_containers import base_or_skip, engine_or_skip
 
@@ -224,7 +225,7 @@ def pypy_image(tmp_path_factory):
 def test_image_python3_is_pypy_with_the_jit_on(pypy_image):
     engine, s, info, _ = pypy_image
     assert info["labels"].get("bench.pypy-package") == pypy_rt().image["pypy_package"]
-    probe = ("import json, sys; from suite import environment as e; "
+    probe = ("import json, sys; from suite.measure import environment as e; "
              "print(json.dumps({'exe': sys.executable, 'jit': e.jit_state(), "
              "'facts': e.pypy_facts(), 'impl': sys.implementation.name}))")
     p = run_in(engine, s.ref, "python3", "-c", probe)
@@ -253,7 +254,7 @@ def test_smoke_run_in_pypy(pypy_image, tmp_path):
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     docs = sorted(out.rglob("*.json"))
     assert len(docs) == 1, docs
-    doc = results.load(docs[0])  # validates against the schema
+    doc = documents.load(docs[0])  # validates against the schema
     rt = doc["runtime"]
     assert rt["id"] == RID and rt["kind"] == "pypy"
     assert rt["implementation"] == "PyPy" and rt["version"].startswith("3.11.")

@@ -9,8 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from suite.check import check_output
-from suite.workloads import WORKLOADS, flavor, make_inputs
+from suite import flavors
+from suite.measure import profiles
+from suite.measure.check import check_output
+from suite.workloads import WORKLOADS, make_inputs
 
 CPU_FLAVORS = ("pure", "numpy")
 small = st.integers(min_value=1, max_value=9)
@@ -42,7 +44,7 @@ def random_case(name, data, seed):
 
 
 def run_flavor(w, name, inputs, params):
-    fl = flavor(w, name)
+    fl = flavors.get(w, name)
     out = fl.run(*fl.prepare(inputs, params), threads=1)
     return np.asarray(fl.finish(out, params) if fl.finish else out, dtype=np.float64)
 
@@ -71,7 +73,7 @@ def test_flavors_agree_with_reference(name, data, seed):
 @pytest.mark.parametrize("name", list(WORKLOADS))
 def test_profile_params_have_inputs_and_flops(name):
     w = WORKLOADS[name]
-    for profile in ("smoke", "quick", "full"):
+    for profile in profiles.PROFILES:  # every profile's sizes are defined
         assert w.params[profile], f"{name} has no {profile} parameters"
         for p in w.params[profile]:
             assert w.work(p) > 0
@@ -92,7 +94,25 @@ def test_linreg_reference_converges_to_true_weights():
     inputs = make_inputs(w, p, 0)
     ref = w.reference(inputs, p)
     assert w.validate_reference(inputs, p, ref) is None
-    assert np.max(np.abs(ref[:-1] - np.arange(1, 11))) < 0.05
+    assert ref.shape == (p["dim"] + 1 + p["epochs"],)  # weights, bias, loss per epoch
+    assert np.max(np.abs(ref[:p["dim"]] - np.arange(1, 11))) < 0.05
+    losses = ref[p["dim"] + 1:]
+    assert np.all(np.diff(losses) < 0)  # training: every epoch's loss is lower
+    assert losses[-1] == pytest.approx(0.1**2, rel=0.2)  # down to the noise, 0.1^2
+
+
+def test_linreg_losses_are_the_epochs_mean_squared_residuals():
+    w = WORKLOADS["linreg"]
+    p = {**w.params["smoke"][0], "epochs": 2}
+    i = make_inputs(w, p, 1)
+    ref = w.reference(i, p)
+    x, y = i["x"].astype(np.float64), i["y"].astype(np.float64)
+    # Epoch 1's first batch uses the initial weights: its residuals are known exactly.
+    r0 = x[0] @ i["w0"].astype(np.float64) + float(i["b0"][0]) - y[0]
+    one_batch = {**p, "batches": 1, "epochs": 1}
+    first = w.reference({**i, "x": i["x"][:1], "y": i["y"][:1]}, one_batch)
+    assert first[-1] == pytest.approx(np.mean(r0**2), rel=1e-12)
+    assert ref[-2] > ref[-1] > 0
 
 
 def test_conv2d_article_flops():

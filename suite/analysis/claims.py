@@ -6,15 +6,23 @@ comparison that is fair across hardware, and a verdict with a one-line reason:
 - consistent      the claimed value lies within the measured 95% CI widened by the
                   tolerance (25% across different hardware, 10% on matching hardware);
 - not reproduced  it does not (the reason gives the measured value and the factor);
-- not comparable  an absolute time measured on other hardware than the article's
-                  (Graviton3, arm64, 16 vCPU), or a result from emulation;
+- implausible on the stated hardware
+                  an absolute time measured on other hardware that the article's machine
+                  could not plausibly take: outside our time scaled by the documented
+                  hardware ratios (per-core FMA peak, cores, memory bandwidth) and a margin
+                  of 10x either way (see `plausibility`); the reason names the bound;
+- not comparable  an absolute time on other hardware within those bounds, or a result
+                  from emulation;
 - not measurable  the article states no number to check;
 - not measured    the results lack a cell the claim needs (never dropped);
 - contradicted    method claims: primary sources (cited) say otherwise.
 
-Ratios use the bootstrap of suite.compare: every cell's samples are resampled, the ratio
-(or its geometric mean / median over several cells) is recomputed per resample, and the
-2.5..97.5 percentiles give the CI. Cost claims are recomputed from measured speedups.
+Ratios use the draws of suite.measure.stats, as compare does: each cell's log time per call
+is drawn from its process-level sampling distribution (Student t over its per-process
+medians; pooled bootstrap for documents without them), the log ratio (or its mean over
+several cells: a geometric mean, or median) is recomputed per draw, and the 2.5..97.5
+percentiles give the CI. The tolerance widens that CI symmetrically on the log scale:
+[lo / (1 + tol), hi * (1 + tol)]. Cost claims are recomputed from measured speedups.
 """
 
 from __future__ import annotations
@@ -28,14 +36,17 @@ from pathlib import Path
 import numpy as np
 from jsonschema import Draft202012Validator
 
-from . import compare
-from .report.load import Machine, RuntimeData
+from suite.analysis.machines import Machine, RuntimeData
+from suite.measure import stats
+from suite.measure.stats import fmt_ns
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DATA_PATH = ROOT / "suite" / "data" / "claims.json"
 SCHEMA_PATH = ROOT / "schemas" / "claims.schema.json"
-VERDICTS = ("consistent", "not reproduced", "not comparable", "not measurable", "not measured",
-            "contradicted")
+IMPLAUSIBLE = "implausible on the stated hardware"
+VERDICTS = ("consistent", "not reproduced", IMPLAUSIBLE, "not comparable", "not measurable",
+            "not measured", "contradicted")
+UNIT_NS = {"ms": 1e6, "s": 1e9, "us": 1e3}  # claim units of absolute times
 
 
 def schema() -> dict:
@@ -54,6 +65,14 @@ def load_claims(path: Path = DATA_PATH) -> dict:
     errs = violations(data)
     if errs:
         raise ValueError(f"{path}: invalid claims file: " + "; ".join(errs[:5]))
+    ids = {c["id"] for c in data["claims"]}
+    unknown = [h["id"] for h in data.get("headline", []) if h["id"] not in ids]
+    if unknown:
+        raise ValueError(f"{path}: headline names claims that do not exist: "
+                         f"{', '.join(unknown)} (use ids from 'claims')")
+    if data["plausibility"]["measuring_host"]["fp64_flops_per_cycle"][-1]["flags"]:
+        raise ValueError(f"{path}: plausibility.measuring_host.fp64_flops_per_cycle must end "
+                         "with a default row whose flags are [] (it matches any host)")
     return data
 
 
@@ -67,14 +86,17 @@ class Found:
 
     @property
     def median(self) -> float:
+        """The time per call: the cell's center (the median before schema 1.2.0)."""
         if self.estimate:
             return float(self.cell["skip"]["estimate_call_ns"])
-        return float(self.cell["stats"]["median"])
+        st = self.cell["stats"]
+        return float(st.get("center", st["median"]))
 
-    def boot(self) -> np.ndarray:
+    def log_draws(self) -> np.ndarray:
+        """Draws of log(time per call) (an estimate has no spread)."""
         if self.estimate:
-            return np.full(compare.RESAMPLES, self.median)
-        return compare.boot_medians(self.cell["samples"], f"{self.runtime}:{self.cell['id']}")
+            return np.full(stats.RESAMPLES, math.log(self.median))
+        return stats.cell_location(self.cell, f"{self.runtime}:{self.cell['id']}").log_draws
 
     def describe(self) -> str:
         c = self.cell
@@ -171,7 +193,7 @@ def _pairs(m: Machine, match: dict) -> tuple[list[tuple[Found, Found]], list[str
 
 
 def ratio(m: Machine, spec: dict) -> Ratio:
-    """Evaluate a ratio spec (terms or match) with its bootstrap CI."""
+    """Evaluate a ratio spec (terms or match) with its 95% CI (see the module docstring)."""
     r = Ratio()
     est = bool(spec.get("allow_estimate"))
     pairs: list[tuple[Found, Found]] = []
@@ -189,17 +211,12 @@ def ratio(m: Machine, spec: dict) -> Ratio:
         pairs, r.missing = _pairs(m, spec["match"])
     if r.missing or not pairs:
         return r
-    boots = np.array([a.boot() / b.boot() for a, b in pairs])
-    points = np.array([a.median / b.median for a, b in pairs])
-    agg = spec.get("aggregate", "single")
-    if agg == "median":
-        value, boot = float(np.median(points)), np.median(boots, axis=0)
-    else:  # single or geomean
-        value, boot = float(np.exp(np.mean(np.log(points)))), np.exp(np.mean(np.log(boots),
-                                                                              axis=0))
-    lo, hi = np.percentile(boot, [2.5, 97.5])
-    r.value, r.ci = value, (float(min(lo, value)), float(max(hi, value)))
-    r.terms = [(a, b, float(p)) for (a, b), p in zip(pairs, points)]
+    draws = np.array([a.log_draws() - b.log_draws() for a, b in pairs])
+    points = np.log([a.median / b.median for a, b in pairs])
+    agg = np.median if spec.get("aggregate", "single") == "median" else np.mean
+    log_value = float(agg(points))
+    r.value, r.ci = math.exp(log_value), stats.interval(agg(draws, axis=0), log_value)
+    r.terms = [(a, b, math.exp(float(p))) for (a, b), p in zip(pairs, points)]
     return r
 
 
@@ -240,6 +257,8 @@ def hardware_matches(m: Machine, setup: dict) -> bool:
 
 
 def within(claimed: tuple[float, float], ci: tuple[float, float], tol: float) -> bool:
+    """The claimed range meets the CI widened by the tolerance, symmetrically on the log
+    scale: [ci_lo / (1 + tol), ci_hi * (1 + tol)]."""
     return ci[0] / (1 + tol) <= claimed[1] and ci[1] * (1 + tol) >= claimed[0]
 
 
@@ -265,6 +284,8 @@ class Result:
     also: list[str] = field(default_factory=list)
     value: float | None = None
     ci: tuple[float, float] | None = None
+    estimate: bool = False  # the measured value rests on an estimated (skipped) cell
+    plausible: tuple[float, float] | None = None  # absolute times: the plausibility bounds
 
     @property
     def claimed(self) -> str:
@@ -280,6 +301,8 @@ class Result:
                 "claimed": self.claimed, "machine": self.machine, "verdict": self.verdict,
                 "reason": self.reason, "measured": self.measured, "fair": self.fair,
                 "value": self.value, "ci95": list(self.ci) if self.ci else None,
+                "estimate": self.estimate,
+                "plausible_range": list(self.plausible) if self.plausible else None,
                 "also": self.also, "note": c.get("note", ""), "sources": c.get("sources", [])}
 
 
@@ -319,7 +342,8 @@ def eval_ratio_claim(c: dict, m: Machine, data: dict) -> Result:
             f" (compared across hardware with a ±{tol:.0%} allowance)") + ": " + r.describe())
     if m.emulated:
         return Result(c, m.label, "not comparable", "measured under emulation (QEMU): "
-                      "timings say nothing about hardware", text, fair, also, r.value, r.ci)
+                      "timings say nothing about hardware", text, fair, also, r.value, r.ci,
+                      r.estimate)
     ok = within(claimed, r.ci, tol)
     if ok:
         reason = f"claim within the measured 95% CI ±{tol:.0%}"
@@ -336,7 +360,7 @@ def eval_ratio_claim(c: dict, m: Machine, data: dict) -> Result:
         if r.estimate:
             reason += "; uses an estimated time"
     return Result(c, m.label, "consistent" if ok else "not reproduced", reason, text, fair,
-                  also, r.value, r.ci)
+                  also, r.value, r.ci, r.estimate)
 
 
 def eval_time_claim(c: dict, m: Machine, data: dict) -> Result:
@@ -344,37 +368,161 @@ def eval_time_claim(c: dict, m: Machine, data: dict) -> Result:
     f, why = find(m, spec["cell"], bool(spec.get("allow_estimate")))
     if f is None:
         return Result(c, m.label, "not measured", why)
-    div = {"ms": 1e6, "s": 1e9, "us": 1e3}.get(c["unit"], 1e6)
+    div = UNIT_NS.get(c["unit"], 1e6)
     val = f.median / div
     if f.estimate:
         ci = (val, val)
-        text = f"~{fmt_value(val, c['unit'])} (estimate, extrapolated from a smaller size)"
+        text = f"~{fmt_ns(f.median)} (estimate, extrapolated from a smaller size)"
     else:
-        lo, hi = (x / div for x in f.cell["stats"]["ci95"])
-        ci = (lo, hi)
-        text = f"{fmt_value(val, c['unit'])} (95% CI {fmt_num(lo)}–{fmt_num(hi)})"
+        lo_ns, hi_ns = f.cell["stats"]["ci95"]
+        ci = (lo_ns / div, hi_ns / div)
+        text = f"{fmt_ns(f.median)} (95% CI {fmt_ns(lo_ns)}–{fmt_ns(hi_ns)})"
     text += f": {f.describe()}"
+    est = f.estimate
     if c["value"] is None:
         return Result(c, m.label, "not measurable", "the article gives no number"
                       + ("; our estimate is above" if f.estimate else "; we measured"),
-                      text, "", [], val, ci)
+                      text, "", [], val, ci, est)
     setup = data["article_setup"]
     if m.emulated:
         return Result(c, m.label, "not comparable", "measured under emulation", text, "", [],
-                      val, ci)
+                      val, ci, est)
     if not hardware_matches(m, setup):
-        return Result(c, m.label, "not comparable",
-                      f"absolute time on other hardware ({m.arch}, {m.cores} cores) than the "
-                      f"article's ({setup['arch']} Graviton3, {setup['cores']} vCPU); see the "
-                      f"speedup claims (for scale: ours is {factor_text(val, c['value'])})",
-                      text, "absolute times compare only on the same "
-                      "hardware", [], val, ci)
+        return plausibility_verdict(c, m, f, ci, text, data)
     tol = data["tolerance"]["same_hardware"]
     ok = within((c["value"], c["value"]), ci, tol)
     return Result(c, m.label, "consistent" if ok else "not reproduced",
                   f"same hardware; {factor_text(val, c['value'])}" if not ok else
                   f"claim within the measured CI ±{tol:.0%} on matching hardware",
-                  text, "same hardware", [], val, ci)
+                  text, "same hardware", [], val, ci, est)
+
+
+# -- plausibility of an absolute time on other hardware ------------------------------------
+
+
+def _x(f: float, suffix: str = "x") -> str:
+    """A factor: 6,400x, 85x, 4.8x."""
+    return (f"{f:,.0f}" if f >= 100 else f"{f:.2g}") + suffix
+
+
+@dataclass
+class Bounds:
+    """How many times slower (`slow`) or faster (`fast`) the article's machine could be than
+    the measuring machine on one cell, from documented hardware figures (margin not
+    included), each with the reason."""
+    slow: float
+    fast: float
+    slow_why: str
+    fast_why: str
+
+
+def host_peak(m: Machine, dtype: str, host: dict) -> tuple[float, float, str]:
+    """The measuring machine's per-core FMA peak in GFLOP/s for `dtype`: (low, high, where
+    from). The suite's measurement (host.peak_gflops, 1 thread) when the documents have it,
+    else the first row of `host` whose flags the CPU lists (host.simd) times the clock
+    range; the last row (no flags) is the default for an unknown CPU."""
+    measured = m.peak(dtype, 1)
+    if measured:
+        return measured, measured, "measured by the suite"
+    simd = set(m.host.get("simd") or [])
+    rows = host["fp64_flops_per_cycle"]
+    row = next((r for r in rows if set(r["flags"]) <= simd), rows[-1])
+    lanes = 2 if dtype == "float32" else 1
+    (flo, fhi), (glo, ghi) = row["range"], host["ghz"]
+    src = ("its " + "+".join(row["flags"]) + " flags" if row["flags"]
+           else "no known SIMD flags")
+    return (flo * lanes * glo, fhi * lanes * ghi,
+            f"{flo:g}–{fhi:g} float64 flops/cycle from {src} at {glo:g}–{ghi:g} GHz")
+
+
+def bounds(m: Machine, f: Found, ref: dict, data: dict) -> Bounds:
+    """The hardware ratios that bound what the article's machine could take for the cell
+    `f` (see docs/report.md, "Published claims vs measured"):
+
+    slower: max(1, our per-core peak / its, our bandwidth / its) x the threads we used
+            (it may have used one core where we used several);
+    faster: max(1, its per-core peak / ours) x max(1, its cores / our threads), or, when
+            it may have used several cores, its socket bandwidth / ours if that is larger.
+    Each uses the end of our ranges that widens the bound."""
+    pl = data["plausibility"]
+    art, host = pl["article_machine"], pl["measuring_host"]
+    name = art["name"]
+    dtype = "float64" if f.cell["flavor"] == "pure" else f.cell["params"].get("dtype",
+                                                                                "float64")
+    lanes = 2 if dtype == "float32" else 1
+    peak = art["fp64_flops_per_cycle"] * lanes * art["ghz"]
+    lo, hi, src = host_peak(m, dtype, host)
+    bw, (bw_lo, bw_hi) = art["memory_gb_s"], host["memory_gb_s"]
+    ours = f.cell["threads"]
+    theirs = data["article_setup"]["cores"] if ref["threads"] == "all" else ref["threads"]
+
+    core, mem = hi / peak, bw_hi / bw
+    if max(core, mem) <= 1:
+        slow_why = (f"{name} is not slower per core than this CPU ({peak:.3g} vs at most "
+                    f"{hi:.3g} GFLOP/s {dtype}; {src})")
+    elif core >= mem:
+        slow_why = (f"{name}'s per-core {dtype} peak is at most {_x(core)} below this CPU's "
+                    f"({peak:.3g} vs up to {hi:.3g} GFLOP/s; {src})")
+    else:
+        slow_why = (f"{name}'s memory bandwidth is at most {_x(mem)} below this machine's "
+                    f"({bw:g} vs up to {bw_hi:g} GB/s)")
+    if ours > 1:
+        slow_why += f", times the {ours} threads we used (it may have used one core)"
+    slow = max(1.0, core, mem) * ours
+
+    core = peak / lo
+    if core <= 1:
+        fast_why = (f"{name}'s per-core {dtype} peak is not above this CPU's ({peak:.3g} vs "
+                    f"at least {lo:.3g} GFLOP/s; {src})")
+    else:
+        fast_why = (f"{name}'s per-core {dtype} peak is at most {_x(core)} this CPU's "
+                    f"({peak:.3g} vs at least {lo:.3g} GFLOP/s; {src})")
+    cores = theirs / ours
+    if cores > 1:
+        fast_why += f", times {theirs} cores against our {ours} thread(s)"
+    fast = max(1.0, core) * max(1.0, cores)
+    mem = bw / bw_lo if theirs > 1 else 1.0
+    if mem > fast:
+        fast, fast_why = mem, (f"{name}'s socket memory bandwidth is at most {_x(mem)} this "
+                               f"machine's ({bw:g} vs at least {bw_lo:g} GB/s), the larger "
+                               f"bound for work it may have spread over {theirs} cores")
+    return Bounds(slow, fast, slow_why, fast_why)
+
+
+def plausibility_verdict(c: dict, m: Machine, f: Found, ci: tuple[float, float], text: str,
+                         data: dict) -> Result:
+    """An absolute time on other hardware: `implausible on the stated hardware` outside
+    [ci_lo / (fast x margin), ci_hi x slow x margin], else `not comparable`."""
+    setup, margin = data["article_setup"], data["plausibility"]["margin"]
+    name = data["plausibility"]["article_machine"]["name"]
+    div = UNIT_NS.get(c["unit"], 1e6)
+    b = bounds(m, f, c["measure"]["cell"], data)
+    lo, hi = ci[0] / (b.fast * margin), ci[1] * b.slow * margin
+    claimed, val = c["value"], f.median / div
+    ours = f"our estimate {fmt_ns(f.median)}" if f.estimate else f"our {fmt_ns(f.median)}"
+    said = fmt_value(claimed, c["unit"])
+    fair = ("absolute times compare only on the same hardware; on other hardware the claim is "
+            "checked against what the article's machine could plausibly take (documented "
+            f"hardware ratios, a {margin:g}x margin either way)")
+    if claimed > hi:
+        reason = (f"{said} is {_x(claimed / val)} {ours}; {b.slow_why}, so it is at most "
+                  f"{_x(b.slow)} slower: more than {fmt_ns(hi * div)} ({_x(b.slow * margin)} "
+                  f"the top of our 95% CI, a {margin:g}x margin included) is implausible")
+    elif claimed < lo:
+        reason = (f"{said} is 1/{_x(val / claimed, '')} of {ours}; {b.fast_why}, so it is at "
+                  f"most {_x(b.fast)} faster: less than {fmt_ns(lo * div)} "
+                  f"(1/{_x(b.fast * margin, '')} of the bottom of our 95% CI, a {margin:g}x "
+                  "margin included) is implausible")
+    else:
+        return Result(c, m.label, "not comparable",
+                      f"absolute time on other hardware ({m.arch}, {m.cores} cores) than "
+                      f"the article's ({setup['arch']} {name}, {setup['cores']} vCPU), within "
+                      f"what that machine could plausibly take ({fmt_ns(lo * div)} to "
+                      f"{fmt_ns(hi * div)}); see the speedup claims (for scale: ours is "
+                      f"{factor_text(val, claimed)})", text, fair, [], val, ci, f.estimate,
+                      (lo, hi))
+    return Result(c, m.label, IMPLAUSIBLE, reason, text, fair, [], val, ci, f.estimate,
+                  (lo, hi))
 
 
 def eval_cost_claim(c: dict, m: Machine, data: dict) -> Result:
@@ -503,7 +651,8 @@ def evaluate(machines: list[Machine], data: dict | None = None) -> list[Result]:
 def render_text(results: list[Result], data: dict) -> str:
     out = [f"Published claims vs measured: {data['source']['title']}",
            f"Article setup: {data['article_setup']['hardware']}. Absolute times compare only "
-           "on matching hardware; elsewhere the fair comparison is a speedup ratio.", ""]
+           "on matching hardware; elsewhere the fair comparison is a speedup ratio, and an "
+           "absolute time only gets a plausibility bound.", ""]
     for r in results:
         c = r.claim
         out.append(f"[{r.verdict}] {c['id']}  ({c['where']})")
@@ -551,7 +700,49 @@ def _short(r: Result) -> str:
         return f"{1 - r.value:.0%} less"
     if c["measure"]["type"] == "jit-drift":
         return f"{r.value:.2g}"
+    if c["measure"]["type"] == "time":
+        return fmt_ns(r.value * UNIT_NS.get(c["unit"], 1e6))
     return fmt_value(r.value, c["unit"])
+
+
+def measured_with_ci(r: Result) -> str:
+    """The measured value and its 95% CI in the claim's unit, short (for the headline
+    table): '3.4× (95% CI 3.2–3.6)', '2.0 ms (95% CI 1.9–2.1)', '$40 (95% CI $38–$42)'."""
+    c = r.claim
+    if r.value is None:
+        return "-"
+    v, (lo, hi) = r.value, r.ci or (r.value, r.value)
+    unit, kind = c["unit"], c["measure"]["type"]
+    if kind == "jit-drift":
+        return f"{v:.2g}"
+    if unit == "% less time":
+        head = f"{1 - v:.0%} less time" if v <= 1 else f"{v - 1:.0%} more time"
+        return f"{head} (time ratio {v:.2f}, 95% CI {lo:.2f}–{hi:.2f})"
+    if unit in ("USD", "USD/month"):
+        ci = f" (95% CI ${lo:,.0f}–${hi:,.0f})" if lo != hi else ""
+        return fmt_value(v, unit) + ci
+    if kind == "time":  # in the unit that suits our number, not the claim's
+        div = UNIT_NS.get(unit, 1e6)
+        if r.estimate:
+            return f"~{fmt_ns(v * div)} (estimate)"
+        return f"{fmt_ns(v * div)} (95% CI {fmt_ns(lo * div)}–{fmt_ns(hi * div)})"
+    ci = f"95% CI {fmt_num(lo)}–{fmt_num(hi)}"
+    est = ", includes an estimate" if r.estimate else ""
+    return f"{fmt_value(v, unit)} ({ci}{est})"
+
+
+def headline(results: list[Result], data: dict) -> dict[str, list[tuple[str, Result]]]:
+    """Per machine label (in the order of `results`): the headline claims (data["headline"],
+    in its order, with their labels; without it every claim with a number) and their
+    results. Method claims (no machine) appear under every machine."""
+    picks = data.get("headline") or [{"id": c["id"], "label": c["quote"]}
+                                     for c in data["claims"] if c["kind"] != "method"]
+    machines = list(dict.fromkeys(r.machine for r in results if r.machine)) or [None]
+    out: dict[str, list[tuple[str, Result]]] = {}
+    for m in machines:
+        by = {r.claim["id"]: r for r in results if r.machine in (m, None)}
+        out[m or "no results"] = [(h["label"], by[h["id"]]) for h in picks if h["id"] in by]
+    return out
 
 
 def counts(results: list[Result]) -> dict[str, int]:

@@ -1,69 +1,101 @@
-"""Compare two result documents cell by cell: ratio of medians with a bootstrap CI.
+"""Compare two result documents cell by cell: ratio of the cells' times with a 95% CI.
 
 Method (also in docs/report.md):
-- ratio = median(NEW samples) / median(BASE samples): below 1 means NEW takes less time.
-- 95% CI: percentile bootstrap of that ratio. Each side's samples are resampled with
-  replacement (independently, `RESAMPLES` times) and the ratio of the two resampled
-  medians is taken; the CI is the 2.5th..97.5th percentile of those ratios. Samples are
-  sorted first and the generator is seeded from the cell id, so the result depends only on
-  the sample values: the same input always gives the same output, whatever the order.
-- verdict: "faster" / "slower" when the CI excludes 1 AND |ratio - 1| > threshold
-  (default 5%), otherwise "not significant". A cell whose documents (or inputs) differ in a
-  way that makes times incomparable is "not comparable"; a cell that failed or was skipped
-  on either side is "no data".
+- each cell's time per call is its `center` (`suite.measure.stats`): the geometric mean of
+  its per-process medians, the worker process being the unit of replication;
+- ratio = center(NEW) / center(BASE): below 1 means NEW takes less time;
+- 95% CI: each side's t-distributed draws of log(center) (P - 1 degrees of freedom,
+  stratified, seeded from the cell id) are subtracted pairwise and the 2.5th..97.5th
+  percentiles taken: the Behrens-Fisher (fiducial) interval of the log ratio, by Monte
+  Carlo. Cells without per-process samples (documents of schema 1.0.0/1.1.0) fall back to
+  bootstrap draws of the pooled median, with a warning: that interval ignores
+  between-process variance and is too narrow when processes differ;
+- verdict, symmetric on the log scale with the threshold t (default 5%): "faster" when
+  the whole CI lies below 1/(1+t), "slower" when it lies above 1+t, otherwise "not
+  significant" (not shown to differ by more than t). A cell whose documents (or inputs)
+  differ in a way that makes times incomparable is "not comparable"; a cell that failed
+  or was skipped on either side is "no data";
+- `equivalence` (what `suite reproduce` uses): "reproduced" only when the whole CI lies
+  within [1/(1+t), 1+t], "faster"/"slower" when it lies outside on one side, otherwise
+  "inconclusive";
 - geometric mean per workload, per flavor and overall of the ratios, counting
-  non-significant cells as 1.0 (the pyperf / faster-cpython bench_runner convention).
+  non-significant cells as 1.0 (faster-cpython's bench_runner convention: its "geometric
+  mean (including insignificant results)"; pyperf's compare_to averages every ratio as
+  measured, which is our `geomean_raw`).
 """
 
 from __future__ import annotations
 
 import math
-import zlib
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from .stats import fmt_ns
+from suite.measure import stats
+from suite.measure.profiles import SETTINGS_KEYS
+from suite.measure.stats import Location, fmt_ns
 
-RESAMPLES = 2000
-SEED = 20240501  # fixed: the output is deterministic
+RESAMPLES = stats.RESAMPLES
 DEFAULT_THRESHOLD = 0.05
-SETTINGS_KEYS = ("processes", "warmups", "values", "min_time_ns", "max_loops", "budget_s")
+MAX_PROCESSES = 1000  # processes_to_decide looks no further
 
 
-def _seed(key: str) -> int:
-    return SEED ^ zlib.crc32(key.encode())
+def bounds(threshold: float) -> tuple[float, float]:
+    """The no-change band of a time ratio, symmetric on the log scale: [1/(1+t), 1+t]."""
+    return 1.0 / (1.0 + threshold), 1.0 + threshold
 
 
-def boot_medians(samples: Sequence[float], key: str, resamples: int = RESAMPLES) -> np.ndarray:
-    """Medians of `resamples` bootstrap resamples of `samples` (sorted first), seeded by key."""
-    xs = np.sort(np.asarray(samples, dtype=np.float64))
-    if xs.size == 0:
-        raise ValueError("no samples")
-    rng = np.random.default_rng(_seed(key))
-    idx = rng.integers(0, xs.size, size=(resamples, xs.size))
-    return np.median(xs[idx], axis=1)
+def ratio_interval(base: Location, new: Location, level: float = stats.LEVEL
+                   ) -> tuple[float, tuple[float, float]]:
+    """(new.center / base.center, its `level` CI from the two locations' draws)."""
+    log_ratio = math.log(new.center) - math.log(base.center)
+    return math.exp(log_ratio), stats.interval(new.log_draws - base.log_draws, log_ratio,
+                                               level)
 
 
-def ratio_ci(base: Sequence[float], new: Sequence[float], key: str = "",
-             resamples: int = RESAMPLES) -> tuple[float, tuple[float, float]]:
-    """(median(new) / median(base), 95% percentile-bootstrap CI of that ratio)."""
-    r = float(np.median(np.asarray(new, float)) / np.median(np.asarray(base, float)))
-    b = boot_medians(base, "base:" + key, resamples)
-    n = boot_medians(new, "new:" + key, resamples)
-    boot = n / b
-    lo, hi = np.percentile(boot, [2.5, 97.5])
-    # The point estimate always lies inside its own interval (guards rounding at ratio k).
-    return r, (float(min(lo, r)), float(max(hi, r)))
+def ratio_ci(base: Sequence[Sequence[float]], new: Sequence[Sequence[float]], key: str = ""
+             ) -> tuple[float, tuple[float, float]]:
+    """Ratio and 95% CI of two cells given as samples grouped by process (one group:
+    pooled)."""
+    return ratio_interval(stats.location(base, "base:" + key), stats.location(new, "new:" + key))
 
 
-def verdict(ratio: float, ci: Sequence[float], threshold: float = DEFAULT_THRESHOLD) -> str:
-    """faster / slower / not significant (NEW against BASE; ratio is a time ratio)."""
-    lo, hi = ci
-    excludes_one = hi < 1.0 or lo > 1.0
-    if excludes_one and abs(ratio - 1.0) > threshold:
-        return "faster" if ratio < 1.0 else "slower"
+def verdict(ci: Sequence[float], threshold: float = DEFAULT_THRESHOLD) -> str:
+    """faster / slower / not significant (NEW against BASE; the CI of a time ratio)."""
+    lo, hi = bounds(threshold)
+    if ci[1] < lo:
+        return "faster"
+    if ci[0] > hi:
+        return "slower"
     return "not significant"
+
+
+def equivalence(ci: Sequence[float], threshold: float = DEFAULT_THRESHOLD) -> str:
+    """reproduced (the CI within the band) / faster / slower (outside it on one side) /
+    inconclusive (the CI straddles a bound)."""
+    lo, hi = bounds(threshold)
+    if lo <= ci[0] and ci[1] <= hi:
+        return "reproduced"
+    v = verdict(ci, threshold)
+    return "inconclusive" if v == "not significant" else v
+
+
+def processes_to_decide(ratio: float, ci: Sequence[float], threshold: float,
+                        processes: int) -> int | None:
+    """About how many processes per side would make an inconclusive CI decide at this
+    estimate: the CI's half-width is read as t(P - 1) * spread / sqrt(P) and the smallest
+    P' (up to MAX_PROCESSES) with t(P' - 1) * spread / sqrt(P') below the distance to the
+    band's edge is returned. None when no such P' exists (the estimate sits on the edge) or
+    the CI does not rest on processes."""
+    d, band = abs(math.log(ratio)), math.log(1.0 + threshold)
+    half = (math.log(ci[1]) - math.log(ci[0])) / 2
+    room = abs(band - d)
+    if room < 1e-3 * band or processes < 2:
+        return None
+    spread = half * math.sqrt(processes) / stats.t_quantile(processes - 1)
+    more = np.arange(processes + 1, MAX_PROCESSES + 1)
+    enough = stats.t_quantile(more - 1) * spread / np.sqrt(more) <= room
+    return int(more[enough][0]) if enough.any() else None
 
 
 def geomean(values: Iterable[float]) -> float | None:
@@ -98,7 +130,8 @@ def geomeans(cells: list[dict]) -> dict:
             "by_workload": {k: summarize_group(v) for k, v in by_w.items()},
             "by_flavor": {k: summarize_group(v) for k, v in by_f.items()},
             "convention": "geometric mean of NEW/BASE time ratios; non-significant cells "
-                          "count as 1.0 (geomean_raw uses every ratio as measured)"}
+                          "count as 1.0 (faster-cpython bench_runner's convention); "
+                          "geomean_raw uses every ratio as measured (pyperf compare_to's)"}
 
 
 def host_key(doc: dict) -> dict:
@@ -132,6 +165,18 @@ def document_reasons(base: dict, new: dict) -> tuple[list[str], list[str]]:
     for d, name in ((base, "BASE"), (new, "NEW")):
         if not d.get("run", {}).get("complete", True):
             warnings.append(f"{name} is an incomplete run (interrupted or still running)")
+        if any(c.get("status") == "ok" and stats.cell_groups(c) is None
+               for c in d.get("cells", [])):
+            warnings.append(
+                f"{name} (schema {d.get('schema_version')}) does not record samples per "
+                "worker process: its CIs fall back to pooling all samples as independent, "
+                "which ignores between-process variance and is too narrow when processes "
+                "differ")
+    rb, rn = base.get("run", {}).get("id"), new.get("run", {}).get("id")
+    if rb != rn:
+        warnings.append(f"different runs ({rb} vs {rn}): what changed between the runs (load, "
+                        "temperature, frequency) is in the ratios; compare runtimes within "
+                        "one interleaved run")
     return reasons, warnings
 
 
@@ -140,8 +185,8 @@ def compare_cells(bc: dict, nc: dict, threshold: float = DEFAULT_THRESHOLD,
     """One cell present on both sides -> {"id", "ratio", "ci95", "verdict", ...}."""
     out = {"id": bc["id"], "workload": bc["workload"], "flavor": bc["flavor"],
            "threads": bc["threads"], "ratio": None, "ci95": None, "verdict": "no data",
-           "base_median": (bc.get("stats") or {}).get("median"),
-           "new_median": (nc.get("stats") or {}).get("median"),
+           "base_median": center(bc), "new_median": center(nc),
+           "method": None, "processes": [bc.get("processes"), nc.get("processes")],
            "warnings": sorted({w["code"] for w in bc.get("warnings", [])}
                               | {w["code"] for w in nc.get("warnings", [])}),
            "note": None}
@@ -150,8 +195,11 @@ def compare_cells(bc: dict, nc: dict, threshold: float = DEFAULT_THRESHOLD,
             f": {c.get('error') or c.get('skip', {}).get('reason')}" if c["status"] != "ok"
             else "") for side, c in (("BASE", bc), ("NEW", nc)) if c["status"] != "ok")
         return out
-    ratio, ci = ratio_ci(bc["samples"], nc["samples"], bc["id"])
+    b, n = stats.cell_location(bc, "base:" + bc["id"]), stats.cell_location(nc, "new:" + nc["id"])
+    ratio, ci = ratio_interval(b, n)
     out["ratio"], out["ci95"] = ratio, [ci[0], ci[1]]
+    out["base_median"], out["new_median"] = b.center, n.center
+    out["method"] = "processes" if b.method == n.method == "processes" else "pooled"
     problems = []
     if bc.get("params") != nc.get("params"):
         problems.append("different parameters")
@@ -163,8 +211,27 @@ def compare_cells(bc: dict, nc: dict, threshold: float = DEFAULT_THRESHOLD,
     elif not doc_comparable:
         out["verdict"], out["note"] = "not comparable", "documents not comparable"
     else:
-        out["verdict"] = verdict(ratio, ci, threshold)
+        out["verdict"] = verdict(ci, threshold)
     return out
+
+
+def center(cell: dict) -> float | None:
+    """A cell's time per call as its document states it (documents before 1.2.0: the
+    median of all samples)."""
+    st = cell.get("stats") or {}
+    return st.get("center", st.get("median"))
+
+
+def method_text(threshold: float) -> dict:
+    lo, hi = bounds(threshold)
+    return {"ratio": "NEW center / BASE center (time per call: the geometric mean of the "
+                     "per-process medians; < 1 means NEW is faster)",
+            "ci": "95% Behrens-Fisher interval of the log ratio from each side's Student-t "
+                  f"draws over its per-process medians ({RESAMPLES} stratified draws, seeded "
+                  "by the cell id); pooled bootstrap of the median for documents without "
+                  "per-process samples",
+            "significant": f"faster: the whole CI below {lo:.4g} = 1/(1+{threshold:g}); "
+                           f"slower: the whole CI above {hi:.4g} = 1+{threshold:g}"}
 
 
 def compare_documents(base: dict, new: dict, threshold: float = DEFAULT_THRESHOLD) -> dict:
@@ -185,10 +252,7 @@ def compare_documents(base: dict, new: dict, threshold: float = DEFAULT_THRESHOL
         "reasons": reasons,
         "warnings": warnings,
         "threshold": threshold,
-        "method": {"ci": f"95% percentile bootstrap of the ratio of medians, {RESAMPLES} "
-                         f"resamples, fixed seed", "ratio": "NEW median / BASE median "
-                         "(time: < 1 means NEW is faster)",
-                   "significant": f"CI excludes 1 and |ratio - 1| > {threshold:g}"},
+        "method": method_text(threshold),
         "base": describe(base),
         "new": describe(new),
         "cells": cells,
@@ -224,7 +288,7 @@ def render_text(res: dict) -> str:
         out += [f"  - {r}" for r in res["reasons"]]
     out += [f"warning: {w}" for w in res["warnings"]]
     out.append("")
-    header = ["cell", "BASE median", "NEW median", "NEW/BASE", "95% CI", "verdict"]
+    header = ["cell", "BASE time", "NEW time", "NEW/BASE", "95% CI", "verdict"]
     rows = []
     for c in res["cells"]:
         ci = "-" if c["ci95"] is None else f"{c['ci95'][0]:.3f}-{c['ci95'][1]:.3f}"
@@ -242,8 +306,8 @@ def render_text(res: dict) -> str:
         out.append("(no cell is present in both documents)")
     out.append("")
     g = res["geomean"]
-    out.append(f"geometric mean of NEW/BASE (non-significant counted as 1.0, threshold "
-               f"{res['threshold']:.0%}):")
+    out.append(f"geometric mean of NEW/BASE (non-significant counted as 1.0, as "
+               f"bench_runner does; raw: every ratio; threshold {res['threshold']:.0%}):")
     for label, grp in [("overall", g["overall"]),
                        *((f"workload {k}", v) for k, v in g["by_workload"].items()),
                        *((f"flavor {k}", v) for k, v in g["by_flavor"].items())]:
@@ -256,6 +320,9 @@ def render_text(res: dict) -> str:
         out.append(f"only in BASE ({len(res['only_base'])}): " + ", ".join(res["only_base"]))
     if res["only_new"]:
         out.append(f"only in NEW ({len(res['only_new'])}): " + ", ".join(res["only_new"]))
-    out.append("ratio < 1: NEW takes less time. CI: 95% percentile bootstrap of the ratio of "
-               f"medians ({RESAMPLES} resamples, fixed seed). ! = stability warning.")
+    lo, hi = bounds(res["threshold"])
+    out.append("ratio < 1: NEW takes less time (times: geometric means of the per-process "
+               "medians). CI: 95%, from each side's per-process medians (Student t, "
+               f"Behrens-Fisher). faster/slower: the whole CI below {lo:.3f} / above "
+               f"{hi:.3f}. ! = stability warning.")
     return "\n".join(out)

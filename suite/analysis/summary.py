@@ -1,8 +1,19 @@
-"""The terminal summary: cells down, runtimes across, median time with its 95% CI."""
+"""The terminal summary: cells down, runtimes across, the time per call with its 95% CI and
+the peak memory of the cell's worker processes."""
 
 from __future__ import annotations
 
-from .stats import fmt_ns
+from suite.measure.stats import fmt_ns
+
+
+def fmt_bytes(n: float | None) -> str:
+    """A size in bytes as '1.2 GB' (decimal units; '-' for None)."""
+    if n is None:
+        return "-"
+    for unit, div in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= div:
+            return f"{n / div:.2g} {unit}" if n < 10 * div else f"{n / div:.0f} {unit}"
+    return f"{n:.0f} B"
 
 
 def cell_text(cell: dict) -> str:
@@ -12,9 +23,12 @@ def cell_text(cell: dict) -> str:
         est = cell.get("skip", {}).get("estimate_call_ns")
         return f"skip (~{fmt_ns(est)})" if est else "skipped"
     st = cell["stats"]
-    half = (st["ci95"][1] - st["ci95"][0]) / 2 / st["median"]
+    center = st.get("center", st["median"])  # documents before 1.2.0 have the median only
+    half = (st["ci95"][1] - st["ci95"][0]) / 2 / center
     warn = "!" if cell.get("warnings") else ""
-    return f"{fmt_ns(st['median'])} ±{half:.0%}{warn}"
+    peak = (cell.get("memory") or {}).get("peak_rss_bytes")
+    mem = f" {fmt_bytes(peak)}" if peak else ""
+    return f"{fmt_ns(center)} ±{half:.0%}{warn}{mem}"
 
 
 def table(docs: list[dict]) -> str:
@@ -33,8 +47,9 @@ def table(docs: list[dict]) -> str:
     out = [line, "-" * len(line)]
     for rid, vals in rows.items():
         out.append(f"{rid:<{w0}}  " + "  ".join(f"{v:>{w}}" for v, w in zip(vals, widths)))
-    out.append("median time per call ±half-width of its 95% CI as % of the median; "
-               "! = stability warning (see the result file)")
+    out.append("time per call (the cell's center, docs/report.md) ±half-width of its 95% CI "
+               "as % of it; ! = stability warning (see the result file); then the peak "
+               "resident memory of the cell's worker processes")
     return "\n".join(out)
 
 

@@ -15,9 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .. import images, runtimes
-from ..backends import Unavailable
-from ..backends.engine import NoEngine, detect
+from suite import runtimes
+from suite.runtimes import images
+from suite.runtimes.backend import Unavailable
+from suite.runtimes.engine import NoEngine, detect
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 
-from .. import profiles, runtimes
-from ..backends import Unavailable
-from ..workloads import WORKLOADS, canonical, flavor_names
+from suite import flavors, runtimes
+from suite.measure import profiles
+from suite.runtimes.backend import Unavailable
+from suite.workloads import WORKLOADS, canonical
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -25,15 +26,15 @@ def run(args: argparse.Namespace) -> int:
     if args.ids:
         ids = list(known)
         if args.available:
-            from ..backends.native import NativeBackend
-            from ..runner import ROOT
+            from suite.measure.runner import ROOT
+            from suite.runtimes.native import NativeBackend
 
             ids = NativeBackend(ROOT / ".cache", args.python).available(known)
         print("\n".join(ids))
         return 0
     if args.what in ("all", "runtimes"):
-        from ..backends.native import NativeBackend
-        from ..runner import ROOT
+        from suite.measure.runner import ROOT
+        from suite.runtimes.native import NativeBackend
 
         try:
             nb = NativeBackend(ROOT / ".cache", args.python)
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         print("workloads:")
         for w in WORKLOADS.values():
             print(f"  {w.name:<8} {w.summary}")
-            print(f"           flavors: {', '.join(flavor_names(w))}")
+            print(f"           flavors: {', '.join(flavors.names(w))}")
             for prof, plist in w.params.items():
                 print(f"           {prof:<6} " + "; ".join(canonical(p) for p in plist))
     if args.what in ("all", "profiles"):

@@ -1,4 +1,5 @@
-"""Validate result documents against schemas/result.schema.json (Draft 2020-12).
+"""Validate result documents (*.json, or gzip-compressed *.json.gz) against
+schemas/result.schema.json (Draft 2020-12).
 
 Exit 0 when every document is valid; otherwise each violation is printed with its JSON
 path and the exit status is 1."""
@@ -6,35 +7,36 @@ path and the exit status is 1."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from .. import results
+from suite import documents
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", type=Path, metavar="FILE",
-                   help="result documents (directories are searched for *.json)")
+                   help="result documents (directories are searched for *.json and "
+                        "*.json.gz)")
 
 
 def run(args: argparse.Namespace) -> int:
     bad = 0
-    files = list(results.iter_documents(args.paths))
+    files = list(documents.iter_documents(args.paths))
     if not files:
-        print(f"error: no result documents (*.json) under {', '.join(map(str, args.paths))}")
+        print("error: no result documents (*.json, *.json.gz) under "
+              + ", ".join(map(str, args.paths)))
         return 1
     for path in files:
         try:
-            doc = json.loads(path.read_text())
+            doc = documents.read(path)
         except OSError as exc:
-            print(f"{path}: cannot read: {exc.strerror}")
+            print(f"{path}: cannot read: {exc.strerror or exc}")
             bad += 1
             continue
-        except json.JSONDecodeError as exc:
-            print(f"{path}: not JSON: {exc}")
+        except documents.Unreadable as exc:
+            print(f"{path}: {exc}")
             bad += 1
             continue
-        errors = results.violations(doc)
+        errors = documents.violations(doc)
         if errors:
             bad += 1
             print(f"{path}: INVALID ({len(errors)} violation(s))")

@@ -29,9 +29,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-SOURCES_DIR: Path = Path(__file__).resolve().parent.parent / "mojo"
+import numpy as np
+
+from suite.workloads import Flavor, Workload
+
+SOURCES_DIR: Path = Path(__file__).resolve().parents[2] / "mojo"
 MODULE_NAME = "suite_kernels"
-ENTRY = "suite_kernels.mojo"
+# Other extensions built from mojo/ (entry <name>.mojo) and the files each is built from;
+# suite_kernels is built from every other mojo/*.mojo. lib_kernels: Modular's own linalg/nn
+# kernels (the mojo-lib flavor, suite/flavors/mojo_lib.py), minutes to compile, kept apart.
+EXTENSION_SOURCES: dict[str, tuple[str, ...]] = {
+    "lib_kernels": ("lib_kernels.mojo", "common.mojo"),
+}
 BUILD_FLAGS = ("--emit", "shared-lib", "-O3")
 PEAK_ITERS = 20_000_000  # seeds the calibration; each timed run is sized to ~60 ms
 
@@ -97,17 +106,27 @@ def max_version() -> str:
         return "unknown"
 
 
-def source_sha256(mojo_ver: str, max_ver: str) -> str:
-    """sha256 over every mojo/*.mojo (name and bytes), the versions and the build flags."""
+def sources(module: str = MODULE_NAME) -> list[Path]:
+    """The mojo/ files extension `module` is built from."""
+    if module in EXTENSION_SOURCES:
+        return [SOURCES_DIR / f for f in EXTENSION_SOURCES[module]]
+    others = {f"{m}.mojo" for m in EXTENSION_SOURCES}
+    return [p for p in SOURCES_DIR.glob("*.mojo") if p.name not in others]
+
+
+def source_sha256(mojo_ver: str, max_ver: str, module: str = MODULE_NAME) -> str:
+    """sha256 over the extension's mojo/*.mojo (name and bytes), the versions and the
+    build flags."""
     h = hashlib.sha256()
-    for path in sorted(SOURCES_DIR.glob("*.mojo")):
+    for path in sorted(sources(module)):
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     h.update(f"mojo={mojo_ver}\0max={max_ver}\0flags={' '.join(BUILD_FLAGS)}".encode())
     return h.hexdigest()
 
 
-def build(cache_dir: Path, force: bool = False) -> dict:
-    """Build suite_kernels.so into cache_dir unless an up-to-date build is there.
+def build(cache_dir: Path, force: bool = False, module: str = MODULE_NAME) -> dict:
+    """Build <module>.so (default suite_kernels) into cache_dir unless an up-to-date
+    build is there.
 
     Returns {"path", "seconds" (wall time of the compile, 0.0 if cached), "cached",
     "source_sha256", "mojo_version", "max_version"}. Raises RuntimeError carrying the
@@ -117,17 +136,21 @@ def build(cache_dir: Path, force: bool = False) -> dict:
     cache_dir.mkdir(parents=True, exist_ok=True)
     binary = mojo_binary()
     mver, xver = mojo_version(binary), max_version()
-    sha = source_sha256(mver, xver)
-    so = cache_dir / f"{MODULE_NAME}.so"
-    stamp = cache_dir / f"{MODULE_NAME}.json"
+    sha = source_sha256(mver, xver, module)
+    so = cache_dir / f"{module}.so"
+    stamp = cache_dir / f"{module}.json"
     result = {"path": str(so), "seconds": 0.0, "cached": True, "source_sha256": sha,
               "mojo_version": mver, "max_version": xver}
-    with open(cache_dir / f"{MODULE_NAME}.lock", "w") as lock:
+    lock_path = cache_dir / f"{module}.lock"
+    # In a --read-only container the image's lock file cannot be opened for writing; flock
+    # works on a read-only descriptor too.
+    writable = not lock_path.exists() or os.access(lock_path, os.W_OK)
+    with open(lock_path, "w" if writable else "r") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time per cache dir
         if not force and so.is_file() and _stamp_sha(stamp) == sha:
             return result
-        tmp = cache_dir / f"{MODULE_NAME}.{os.getpid()}.tmp.so"
-        cmd = [binary, "build", str(SOURCES_DIR / ENTRY), *BUILD_FLAGS,
+        tmp = cache_dir / f"{module}.{os.getpid()}.tmp.so"
+        cmd = [binary, "build", str(SOURCES_DIR / f"{module}.mojo"), *BUILD_FLAGS,
                f"-DSUITE_MOJO_VERSION={mver}", f"-DSUITE_MAX_VERSION={xver}",
                "-o", str(tmp)]
         t0 = time.perf_counter()
@@ -167,15 +190,20 @@ def load(cache_dir: Path | None = None):
                 f"{MODULE_NAME} is already loaded from {_module_path}; "
                 f"start a new process to use {info['path']}")
         return _module
-    loader = importlib.machinery.ExtensionFileLoader(MODULE_NAME, info["path"])
-    spec = importlib.util.spec_from_file_location(MODULE_NAME, info["path"], loader=loader)
+    _module, _module_path = import_extension(MODULE_NAME, info["path"]), info["path"]
+    return _module
+
+
+def import_extension(name: str, path: str) -> Any:
+    """Import the built extension `name` from `path` (once per process: the caller keeps it)."""
+    loader = importlib.machinery.ExtensionFileLoader(name, path)
+    spec = importlib.util.spec_from_file_location(name, path, loader=loader)
     if spec is None:
-        raise RuntimeError(f"cannot import {info['path']}")
+        raise RuntimeError(f"cannot import {path}")
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
     _restore_environment()
-    sys.modules[MODULE_NAME] = module
-    _module, _module_path = module, info["path"]
+    sys.modules[name] = module
     return module
 
 
@@ -206,6 +234,19 @@ def info(cache_dir: Path | None = None) -> dict:
             "simd_width_f64": d["simd_width_f64"]}
 
 
+def call_ns(cache_dir: Path | None, calls: int = 20_000, repeats: int = 7) -> float:
+    """Fixed cost of one Python-to-Mojo call: `noop(0)` (returns its argument) timed in a
+    Python loop, ns per call, median of `repeats` runs of `calls` calls (< 1 s)."""
+    noop = load(cache_dir).noop
+    runs = []
+    for _ in range(repeats):
+        t0 = time.perf_counter_ns()
+        for _ in range(calls):
+            noop(0)
+        runs.append((time.perf_counter_ns() - t0) / calls)
+    return float(np.median(runs))
+
+
 def peak_gflops(cache_dir: Path | None, threads: int, dtype: str = "float32") -> float:
     """Measured FMA peak in GFLOP/s of `threads` workers (best of up to 3 runs, < 1 s)."""
     return float(_checked(load(cache_dir).peak_gflops, threads, dtype, PEAK_ITERS))
@@ -220,7 +261,8 @@ def _checked(fn: Callable, *args):
         return fn(*args)
     except Exception as e:  # the extension raises plain Exception
         msg = str(e)
-        for tag, cls in (("TypeError: ", TypeError), ("ValueError: ", ValueError)):
+        for tag, cls in (("TypeError: ", TypeError), ("ValueError: ", ValueError),
+                         ("RuntimeError: ", RuntimeError)):
             if msg.startswith(tag):
                 raise cls(msg[len(tag):]) from None
         raise
@@ -235,6 +277,7 @@ def _matmul(name: str) -> Callable:
 
 def _linreg(name: str) -> Callable:
     def run(X, y, w0, b0, lr, epochs, *, threads: int = 1):
+        """[w, b, loss per epoch], in X's dtype (float32 or float64)."""
         return _checked(getattr(_kernels(), name), X, y, w0, b0, lr, epochs, threads)
     run.__name__ = name
     return run
@@ -261,17 +304,73 @@ def _xent(name: str) -> Callable:
     return run
 
 
+def _check_threads(threads: object) -> None:
+    """The extension's rule for `threads`, for flavors that do not pass it on."""
+    if isinstance(threads, bool) or not isinstance(threads, int):
+        raise TypeError(f"threads must be an int, got {type(threads).__name__}")
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+
+
+def _check_batches(X: object, y: object) -> None:
+    """X must be (batches, batch, dim) and y (batches, batch) ndarrays (zip would truncate)."""
+    for name, a, nd in (("X", X, 3), ("y", y, 2)):
+        if not isinstance(a, np.ndarray):
+            raise TypeError(f"{name} must be a numpy.ndarray, got {type(a).__name__}")
+        if a.ndim != nd:
+            raise ValueError(f"{name} must be {nd}-D, got {a.ndim}-D array")
+    if y.shape != X.shape[:2]:
+        raise ValueError(f"y must have shape (batches, batch) = {X.shape[:2]} for X "
+                         f"{X.shape}, got {y.shape}")
+
+
+def linreg_hybrid(X, y, w0, b0, lr, epochs, *, threads: int = 1):
+    """The article's Code Example 3: Python loops over the batches, the forward pass
+    `X @ w + b` is one call into the extension per batch, the SGD update and the loss are
+    NumPy's (the `numpy` flavor's arithmetic, suite/workloads/linreg.py). Returns
+    `[w, b, loss per epoch]`. Single-threaded: `threads` is checked, then ignored."""
+    _check_threads(threads)
+    _check_batches(X, y)
+    forward = _kernels().linreg_forward
+    t = np.dtype(X.dtype).type
+    w, b = np.array(w0, copy=True), t(b0)  # the extension checks its dtype
+    scale, rate, n = t(2.0 / X.shape[1]), t(lr), t(X.shape[0] * X.shape[1])
+    losses = np.empty(epochs, dtype=X.dtype)
+    for e in range(epochs):
+        total = t(0)
+        for xb, yb in zip(X, y):
+            r = _checked(forward, xb, w, b) - yb  # the one call into Mojo per batch
+            total += r @ r
+            g = r * scale
+            w -= rate * (g @ xb)
+            b -= rate * g.sum()
+        losses[e] = total / n
+    return np.concatenate([w, np.array([b], dtype=X.dtype), losses])
+
+
 def _flavors(make: Callable[[str], Callable], base: str) -> dict[str, Callable]:
     return {"mojo-naive": make(f"{base}_naive"), "mojo-simd": make(f"{base}_simd"),
             "mojo": make(base)}
 
 
-# mojo-naive and mojo-simd are single-threaded by design and ignore `threads`; so does
-# linreg's mojo flavor (500 tiny sequential SGD steps).
+# mojo-naive and mojo-simd are single-threaded by design and ignore `threads`; so do
+# linreg's mojo and mojo-hybrid flavors (500 tiny sequential SGD steps).
+THREADED = frozenset({"mojo"})
 FLAVORS: dict[str, dict[str, Callable]] = {
     "matmul": _flavors(_matmul, "matmul"),
-    "linreg": _flavors(_linreg, "linreg"),
+    "linreg": {**_flavors(_linreg, "linreg"), "mojo-hybrid": linreg_hybrid},
     "conv2d": _flavors(_conv2d, "conv2d"),
     "gelu": _flavors(_gelu, "gelu"),
     "xent": _flavors(_xent, "xent"),
 }
+
+
+def setup(cache_dir: Path) -> None:
+    """Load the extension built ahead of time into `cache_dir` (never built here)."""
+    load(cache_dir)
+
+
+def flavor(w: Workload, name: str) -> Flavor:
+    """Mojo flavor `name` of `w`: a kernel of the built extension on the NumPy inputs."""
+    return Flavor(name, FLAVORS[w.name][name], prepare=w.flavors["numpy"].prepare,
+                  threaded=name in THREADED)

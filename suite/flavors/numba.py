@@ -22,6 +22,8 @@ import numba
 import numpy as np
 from numba import prange
 
+from suite.workloads import Flavor, Workload
+
 GELU_C = math.sqrt(2.0 / math.pi)
 jit = numba.njit(cache=False)
 pjit = numba.njit(cache=False, parallel=True)
@@ -49,23 +51,29 @@ def linreg(x: np.ndarray, y: np.ndarray, w0: np.ndarray, b0: float, lr: float,
     lr_t = dt(lr)
     n_batches, batch, dim = x.shape
     scale = dt(2.0 / batch)
+    n = dt(n_batches * batch)
     grad_w = np.empty(dim, dtype=x.dtype)
-    for _ in range(epochs):
+    out = np.empty(dim + 1 + epochs, dtype=x.dtype)  # weights, bias, loss per epoch
+    for e in range(epochs):
+        total = dt(0)
         for nb in range(n_batches):
             grad_w[:] = 0
-            grad_b = dt(0)
+            grad_b = sq = dt(0)
             for r in range(batch):
                 pred = b
                 for j in range(dim):
                     pred += x[nb, r, j] * w[j]
-                g = (pred - y[nb, r]) * scale
+                res = pred - y[nb, r]
+                sq += res * res
+                g = res * scale
                 grad_b += g
                 for j in range(dim):
                     grad_w[j] += g * x[nb, r, j]
             for j in range(dim):
                 w[j] -= lr_t * grad_w[j]
             b -= lr_t * grad_b
-    out = np.empty(dim + 1, dtype=x.dtype)
+            total += sq
+        out[dim + 1 + e] = total / n
     out[:dim] = w
     out[dim] = b
     return out
@@ -156,3 +164,9 @@ def facts() -> dict:
         layer = None
     return {"version": numba.__version__, "threading_layer": layer,
             "max_threads": numba.config.NUMBA_NUM_THREADS}
+
+
+def flavor(w: Workload, name: str) -> Flavor:
+    """The `numba` flavor of `w`: its kernel, with compilation ahead of timing."""
+    return Flavor(name, runner(w.name), prepare=w.flavors["numpy"].prepare,
+                  threaded=w.parallel_loops, compile=lambda args: compile_for(w.name, args))

@@ -52,15 +52,48 @@ def pypy_jit_state() -> dict:
     return {"built": True, "enabled": bool(compiled), "method": PYPY_JIT_METHOD}
 
 
+# CPython 3.14+: a loop this long runs as JIT code when the JIT is on (it is far past the
+# tier-2 warm-up threshold); CPython's own test_sys checks sys._jit.is_active() this way.
+CPYTHON_PROBE_LOOPS = 20_000
+_CPYTHON_PROBE = ("def spin(n, is_active):\n    hits = 0\n    for i in range(n):\n"
+                  "        if is_active():\n            hits += 1\n    return hits\n")
+SYS_JIT_METHOD = "sys._jit.is_available()/is_enabled()"
+SYS_JIT_PROBE = (f" + sys._jit.is_active() in a loop of {CPYTHON_PROBE_LOOPS} iterations")
+
+
+def sys_jit_state(jit) -> dict:
+    """CPython 3.14 and 3.15 (`sys._jit`, the same three functions in both): built =
+    is_available() (built with --enable-experimental-jit=yes*; the tier-2 interpreter alone,
+    =interpreter, is not the JIT); enabled = is_enabled(), which implies is_available() (a
+    build that says enabled but not available reads as not enabled). When enabled, `active`
+    is measured too: a fresh hot loop must reach JIT code (is_active() true inside it), so
+    a JIT that is switched on but never runs (e.g. under a tracer) is visible. The probe
+    runs after the timed work."""
+    built = bool(jit.is_available())
+    enabled = built and bool(jit.is_enabled())
+    out: dict = {"built": built, "enabled": enabled, "method": SYS_JIT_METHOD}
+    if not enabled:
+        return out
+    out["method"] += SYS_JIT_PROBE
+    try:
+        ns: dict = {}
+        exec(compile(_CPYTHON_PROBE, "<jit probe>", "exec"), ns)
+        out["active"] = ns["spin"](CPYTHON_PROBE_LOOPS, jit.is_active) > 0
+    except Exception as exc:
+        out["active"] = None
+        out["error"] = f"cannot tell if JIT code runs: {type(exc).__name__}: {exc}"
+    return out
+
+
 def jit_state() -> dict:
-    """Whether this interpreter has the JIT built in and switched on (PEP 744; PyPy: see
-    pypy_jit_state)."""
+    """Whether this interpreter has the JIT built in and switched on (PEP 744): CPython
+    3.14+ through `sys._jit` (sys_jit_state), 3.13 (no `sys._jit`) through its build flags
+    and the optimizer it installed; PyPy: see pypy_jit_state."""
     if sys.implementation.name == "pypy":
         return pypy_jit_state()
     jit = getattr(sys, "_jit", None)
-    if jit is not None:  # 3.14+
-        return {"built": bool(jit.is_available()), "enabled": bool(jit.is_enabled()),
-                "method": "sys._jit.is_available()/is_enabled()"}
+    if jit is not None:  # 3.14, 3.15
+        return sys_jit_state(jit)
     cflags = sysconfig.get_config_var("PY_CORE_CFLAGS") or ""
     built = "-D_Py_JIT" in cflags
     enabled = False

@@ -1,4 +1,12 @@
-"""Profiles: how much to measure. Sizes per profile live with each workload."""
+"""Profiles: how much to measure. Sizes per profile live with each workload.
+
+The worker process is the unit of replication (`suite.measure.stats`): a cell's CI rests
+on its per-process medians with P - 1 degrees of freedom, so its half-width shrinks like
+t(P - 1) / sqrt(P) (8.98 at P = 2, 1.05 at P = 6, 0.47 at P = 20, in units of the spread of
+the per-process medians), while more values per process only shrink the within-process
+part of that spread. Hence pyperf's choice, followed here: many processes, few values.
+The figures behind these shapes (coverage, A/A false positives, power): docs/report.md.
+"""
 
 from __future__ import annotations
 
@@ -24,14 +32,43 @@ class Profile:
         return d
 
 
+# The settings that make two documents' times comparable (compare, report rows).
+SETTINGS_KEYS = ("processes", "warmups", "values", "min_time_ns", "max_loops", "budget_s")
+
 PROFILES = {
+    # smoke: does everything run? 2 processes give a valid but very wide CI (t with 1 df).
     "smoke": Profile("smoke", processes=2, warmups=1, values=3, min_time_ns=2_000_000,
                      max_loops=1000, budget_s=3.0, timeout_s=120, steady_limit_s=5.0),
-    "quick": Profile("quick", processes=3, warmups=1, values=4, min_time_ns=20_000_000,
+    # quick: 6 processes x 2 values: 18 calls per cell with the warm-ups (15 for the former
+    # 3 x 4) for a CI 2.4x narrower than 3 processes give.
+    "quick": Profile("quick", processes=6, warmups=1, values=2, min_time_ns=20_000_000,
                      max_loops=10_000, budget_s=25.0, timeout_s=600, steady_limit_s=10.0),
-    # full: 10 processes x 10 samples = the article's 100 runs per measurement.
-    "full": Profile("full", processes=10, warmups=1, values=10, min_time_ns=100_000_000,
+    # full: 20 processes x 5 values = the article's 100 runs per measurement (pyperf's
+    # default is 20 processes x 3 values).
+    "full": Profile("full", processes=20, warmups=1, values=5, min_time_ns=100_000_000,
                     max_loops=100_000, budget_s=900.0, timeout_s=3600, steady_limit_s=60.0),
+    # reference: the published set (published/, `make reference`): every runtime interleaved
+    # in one run at the article's sizes, in about 90 minutes on a 2-core machine.
+    # 10 processes x 3 values: the CI half-width is t(9)/sqrt(10) = 0.72 spreads of the
+    # per-process medians (1.05 at quick's 6, 0.47 at full's 20); at the 1-5% spreads of
+    # docs/report.md's simulation that is +-1-4% per cell and about +-1.5-5% on a ratio,
+    # well inside the claims' tolerances (10% same hardware, 25% across hardware), so each
+    # claim gets a verdict rather than "inconclusive"; a planted 10% slowdown at 2% noise is
+    # found in 95% of cells (tests/test_simulation.py's power; 54% at quick, 100% at full).
+    # 3 values, not 2: a process's median then survives one spiked sample (the median of 2
+    # is their mean).
+    # Time: about 280 cells (6 runtimes, both thread counts on 2 cores), each one
+    # calibration + 10 measuring processes: ~3000 worker processes. A container worker
+    # costs ~1.2 s before its samples (start-up, inputs, set-up; smoke runs on such a
+    # machine) and 4 samples of >= 50 ms, so ~75-85 min for the cells that fit.
+    # budget_s = 120: a probed cell (pure, mojo-naive, mojo-simd) whose 1 + 10 x 4 calls
+    # would take longer (over ~3 s per call) is skipped with its estimate: pure-Python
+    # matmul 1024/2048 (~1 min per call on CPython, ~8 s on PyPy), pure conv2d at
+    # 32x3x224x224 (hours per call), naive Mojo matmul 2048. The claims about pure-Python
+    # times use those estimates (claims.json `allow_estimate`).
+    "reference": Profile("reference", processes=10, warmups=1, values=3,
+                         min_time_ns=50_000_000, max_loops=10_000, budget_s=120.0,
+                         timeout_s=900, steady_limit_s=10.0),
 }
 
 
@@ -40,3 +77,8 @@ def get(name: str) -> Profile:
         return PROFILES[name]
     except KeyError:
         raise ValueError(f"unknown profile {name!r}; profiles: {', '.join(PROFILES)}") from None
+
+
+def settings_signature(settings: dict) -> tuple:
+    """The comparable part of a document's run.settings, as a hashable key."""
+    return tuple(settings.get(k) for k in SETTINGS_KEYS)

@@ -1,184 +1,115 @@
-"""The orchestrator: plan cells, run fresh worker processes interleaved across runtimes,
-summarise, and keep one validated result document per runtime up to date on disk.
+"""Execution: run the planned cells' worker processes through a backend in the scheduled
+order, and keep one validated result document per runtime up to date on disk.
 
-Order of work (so that runtimes are compared within one run, interleaved):
-  1. per cell: an optional probe at a smaller size (budget check), then one calibration
-     process that fixes the loop count;
-  2. `processes` rounds; in each round every cell gets one measuring process, and the
-     runtimes take turns cell by cell.
-After every worker process the runtime's document is rewritten atomically, so Ctrl-C or a
-crashed worker loses at most the process in flight.
+Order of work (so that runtimes are compared within one run, interleaved): see
+`suite.measure.schedule`. Per cell: an optional probe at a smaller size (budget check), then
+one calibration process that fixes the loop count, then `processes` measuring processes.
+After every worker process the runtime's document is rewritten atomically, so Ctrl-C,
+SIGTERM (a cancelled CI job) or a crashed worker loses at most the process in flight.
+
+Locks (`suite.runtimes.locks`): one run at a time per results directory (a second run waits
+for the first, or with `wait=False` refuses, naming the holder's pid). Runs hold their cache
+shared: several may use it at once, while removing stale inputs takes it exclusive (and is
+skipped while any run uses the cache). A virtualenv is locked on its own (shared while
+used, exclusive while built: `suite.runtimes.native`). `python -m suite run` takes these
+locks before it sets up runtimes; `execute` takes them again (a no-op there) for callers
+that did not.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import sys
+import secrets
+import signal
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
+from suite import documents
+from suite.measure import environment, noise, stats, worker
+from suite.measure.inputs import InputStore
+from suite.measure.inputs import prune as prune_inputs
+from suite.measure.plan import PROBED_FLAVORS, Cell, plan
+from suite.measure.profiles import Profile
+from suite.measure.schedule import Costs, Progress, fmt_s, order, process_cost_s
+from suite.measure.stats import fmt_ns
+from suite.runtimes import Runtime, locks
+from suite.runtimes.backend import Backend, Unavailable, worker_env
+from suite.workloads import Params, canonical
 
-from . import environment, results, stats, worker
-from .backends import Backend, Unavailable, worker_env
-from .profiles import Profile
-from .runtimes import Runtime
-from .stats import fmt_ns
-from .workloads import WORKLOADS, Params, Workload, canonical, flavor_names, make_inputs, threaded
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-# Flavors whose full-size call can take minutes get a budget probe at a smaller size.
-# BLAS-backed and tuned flavors finish a full-size call in well under a second, where a
-# tiny probe would measure start-up latency rather than throughput and overestimate.
-PROBED_FLAVORS = frozenset({"pure", "mojo-naive", "mojo-simd"})
+ROOT = Path(__file__).resolve().parents[2]
+INPUTS = "inputs"  # the cache's directory of shared inputs (suite.measure.inputs)
 
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def cell_id(workload: str, params: Params, flavor: str, threads: int) -> str:
-    return f"{workload}[{canonical(params)}]/{flavor}/threads={threads}"
+def new_run_id() -> str:
+    """The start time (UTC, to the second) and a random suffix: unique even for two runs
+    started in the same second."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-@dataclass
-class Cell:
-    """One (workload, params, flavor, threads) in one runtime, and what is known so far."""
-
-    runtime: Runtime
-    workload: Workload
-    params: Params
-    flavor: str
-    threads: int
-    status: str = "pending"  # pending -> running -> ok | failed | skipped
-    loops: int = 0
-    record: dict = field(default_factory=dict)
-    warmups: list[int] = field(default_factory=list)
-    samples: list[int] = field(default_factory=list)
-    processes: int = 0
-
-    @property
-    def id(self) -> str:
-        return cell_id(self.workload.name, self.params, self.flavor, self.threads)
-
-    def fail(self, error: str, result: dict | None = None) -> None:
-        self.status = "failed"
-        self.record["error"] = error
-        if result:
-            for k in ("check", "traceback"):
-                if result.get(k):
-                    self.record[k] = result[k]
-
-    def as_json(self, planned: int) -> dict:
-        w = self.workload
-        doc: dict = {"id": self.id, "workload": w.name, "params": self.params,
-                     "flavor": self.flavor, "threads": self.threads,
-                     "planned_processes": planned, "processes": self.processes}
-        doc.update({k: v for k, v in self.record.items() if k != "stats"})
-        status = self.status if self.status in ("failed", "skipped") else "ok"
-        flops = w.flops(self.params) if w.flops else None
-        doc["flops"] = flops
-        if self.loops:
-            doc["loops"] = self.loops
-        doc["warmups"] = self.warmups
-        doc["samples"] = self.samples
-        warnings = list(self.record.get("warnings_extra", []))
-        doc.pop("warnings_extra", None)
-        if status == "ok" and not self.samples:
-            status = "failed"
-            doc.setdefault("error", "interrupted before any sample was taken")
-        if status == "ok":
-            st = stats.summarize(self.samples)
-            doc["stats"] = st
-            doc["gflops"] = flops / st["median"] if flops else None
-            warnings += stats.warnings_for(st, self.loops)
-            steady = self.record.get("warmup", {}).get("steady", [])
-            if not all(steady):
-                warnings.append({"code": "not-steady", "value": steady.count(False),
-                                 "threshold": 0,
-                                 "message": f"{steady.count(False)} of {len(steady)} processes "
-                                            "ended their warm-up before the timings were "
-                                            "steady (the warm-up limit was reached)"})
-            if self.processes < planned:
-                warnings.append({"code": "incomplete", "value": self.processes,
-                                 "threshold": planned,
-                                 "message": f"{self.processes} of {planned} processes ran"})
-        doc["status"] = status
-        doc["warnings"] = warnings
-        return doc
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a cancelled CI job, `kill`): handled exactly like Ctrl-C."""
 
 
-class InputStore:
-    """Seeded inputs written once as .npz bytes that every runtime loads, together with the
-    one float64 reference (`_reference`) and error scale (`_scale`) they are checked against,
-    computed here once rather than in every worker."""
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Inside the block SIGTERM raises `Terminated`, so it unwinds like Ctrl-C: the worker in
+    flight is killed, its container removed, the documents are saved as interrupted. A
+    second SIGTERM during that clean-up is ignored. (Signals reach the main thread only;
+    elsewhere this does nothing.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
 
-    def __init__(self, directory: Path, seed: int) -> None:
-        self.dir = directory
-        self.seed = seed
-        self.sha: dict[str, str] = {}
+    def handler(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated()
 
-    def path(self, w: Workload, params: Params) -> tuple[Path, str]:
-        key = f"{w.name}[{canonical(params)}]seed={self.seed}"
-        name = hashlib.sha256(key.encode()).hexdigest()[:24]
-        path = self.dir / f"{w.name}-{name}.npz"
-        if key not in self.sha:
-            arrays = make_inputs(w, params, self.seed)
-            h = hashlib.sha256()
-            for k in sorted(arrays):
-                a = np.ascontiguousarray(arrays[k])
-                h.update(f"{k}:{a.dtype.str}:{a.shape};".encode())
-                h.update(a.tobytes())
-            self.dir.mkdir(parents=True, exist_ok=True)
-            ref = w.reference(arrays, params)
-            scale = w.error_scale(arrays, params, ref)
-            tmp = path.with_suffix(".tmp.npz")
-            np.savez(tmp, **arrays, _reference=ref, _scale=scale)
-            os.replace(tmp, path)
-            self.sha[key] = h.hexdigest()
-        return path, self.sha[key]
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
-def plan(runtimes: list[Runtime], profile: Profile, workloads: list[str] | None,
-         flavors: list[str] | None, all_threads: int) -> list[Cell]:
-    """Every cell to run, cell-major (so runtimes interleave), filtered by name."""
-    names = workloads or list(WORKLOADS)
-    cells = []
-    for name in names:
-        w = WORKLOADS[name]
-        for params in w.params[profile.name]:
-            for fl in flavor_names(w):
-                if flavors and fl not in flavors:
-                    continue
-                for threads in sorted({1, all_threads}) if threaded(w, fl) else [1]:
-                    for rt in runtimes:
-                        if fl in rt.flavors:
-                            cells.append(Cell(rt, w, params, fl, threads))
-    return cells
+def results_lock(out_dir: Path, wait: bool = True, log: Callable[[str], None] = print):
+    """The results directory's lock: one run at a time writes into it."""
+    return locks.hold(locks.directory_lock(Path(out_dir)), f"the results directory {out_dir}",
+                      wait, log)
 
 
-class Progress:
-    """`[n/m] what ... ETA` lines on stderr."""
-
-    def __init__(self, total: int, out=sys.stderr) -> None:
-        self.total, self.done, self.t0, self.out = total, 0, time.monotonic(), out
-
-    def step(self, what: str) -> None:
-        self.done += 1
-        elapsed = time.monotonic() - self.t0
-        eta = elapsed / self.done * (self.total - self.done)
-        print(f"[{self.done:>4}/{self.total}] {what}  (elapsed {fmt_s(elapsed)}, "
-              f"ETA {fmt_s(eta)})", file=self.out, flush=True)
+def cache_lock(cache_dir: Path, shared: bool, wait: bool = True,
+               log: Callable[[str], None] = print):
+    """The cache's lock: shared by running runs, exclusive while it is set up."""
+    return locks.hold(locks.directory_lock(Path(cache_dir)), f"the cache {cache_dir}", wait,
+                      log, shared=shared)
 
 
-def fmt_s(s: float) -> str:
-    return f"{s:.0f}s" if s < 120 else f"{s / 60:.1f}min"
+def prune_stale_inputs(cache_dir: Path) -> list[Path]:
+    """Remove the inputs other code made, if no run uses the cache now (else: next time).
+    Call before taking the cache's shared lock."""
+    try:
+        with cache_lock(cache_dir, shared=False, wait=False):
+            return prune_inputs(cache_dir / INPUTS)
+    except locks.Busy:
+        return []
+
+
+@contextmanager
+def deferred_sigterm() -> Iterator[None]:
+    """SIGTERM is held back inside the block and delivered when it ends."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
 
 class Run:
@@ -188,20 +119,21 @@ class Run:
                  out_dir: Path, cache_dir: Path, seed: int = 0,
                  workloads: list[str] | None = None, flavors: list[str] | None = None,
                  command: str = "", log: Callable[[str], None] = print,
-                 backend_records: dict[str, dict] | None = None) -> None:
+                 backend_records: dict[str, dict] | None = None, wait: bool = True) -> None:
+        """`wait`: when another run holds the results directory or the cache, wait for it
+        (True) or refuse with `locks.Busy` (False)."""
         self.backend, self.profile, self.seed, self.log = backend, profile, seed, log
-        self.cache_dir = cache_dir
+        self.out_dir, self.cache_dir, self.wait = out_dir, cache_dir, wait
         self.host = environment.host_facts()
         # The runtimes' architecture (an arm64 image under QEMU on an amd64 host: arm64).
         arches = {r["arch"] for r in (backend_records or {}).values() if r.get("arch")}
-        self.arch = arches.pop() if len(arches) == 1 else results.arch_name(self.host["arch"])
-        self.run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        self.arch = arches.pop() if len(arches) == 1 else documents.arch_name(self.host["arch"])
+        self.run_id = new_run_id()
         self.started = now()
         self.command = command
-        self.suite = results.suite_info()
-        self.inputs = InputStore(cache_dir / "inputs", seed)
+        self.suite = documents.suite_info()
+        self.inputs = InputStore(cache_dir / INPUTS, seed)
         self.work = cache_dir / "work" / self.run_id
-        self.work.mkdir(parents=True, exist_ok=True)
         records = backend_records or {}
         self.runtime_extra = {rid: r.get("runtime_extra", {}) for rid, r in records.items()}
         for r in records.values():  # e.g. the machine's FMA peak measured by the Mojo runtime
@@ -220,6 +152,7 @@ class Run:
         self.cells = plan(self.runtimes, profile, workloads, flavors, os.cpu_count() or 1)
         self.interrupted: str | None = None
         self.jobs = 0
+        self.costs = Costs(profile.processes)
 
     # -- documents ---------------------------------------------------------------------
     def document(self, rt: Runtime, complete: bool) -> dict:
@@ -230,10 +163,11 @@ class Run:
         info["jit"] = {**info["jit"], "expected": rt.jit}
         info.update(id=rt.id, kind=rt.kind)
         emulated = bool(self.backend_info.get(rt.id, {}).get("emulated", False))
-        settings = {**self.profile.settings(), "thresholds": stats.THRESHOLDS,
+        settings = {**self.profile.settings(),
+                    "thresholds": {**stats.THRESHOLDS, **noise.THRESHOLDS},
                     "steady_rule": worker.STEADY_RULE}
         return {
-            "schema_version": results.SCHEMA_VERSION,
+            "schema_version": documents.SCHEMA_VERSION,
             "suite": self.suite,
             "run": {"id": self.run_id, "profile": self.profile.name, "started": self.started,
                     "updated": now(), "finished": now() if complete else None,
@@ -247,7 +181,7 @@ class Run:
         }
 
     def save(self, rt: Runtime, complete: bool = False) -> None:
-        results.write_atomic(self.paths[rt.id], self.document(rt, complete))
+        documents.write_atomic(self.paths[rt.id], self.document(rt, complete))
 
     # -- workers -----------------------------------------------------------------------
     def job(self, cell: Cell, mode: str, params: Params | None = None, **extra) -> dict:
@@ -265,8 +199,15 @@ class Run:
                 **extra}
 
     def call(self, cell: Cell, job: dict) -> dict:
+        """Run one worker process; its result, with `wall_s` (what it took from here)."""
         env = worker_env(cell.runtime, cell.threads)
+        t0 = time.monotonic()
         res = self.backend.run_worker(cell.runtime, job, env, self.profile.timeout_s)
+        res["wall_s"] = time.monotonic() - t0
+        if job["mode"] != "probe" and res.get("peak_rss_bytes"):
+            mem = cell.record.setdefault("memory", {"peak_rss_bytes": 0, "per_process": []})
+            mem["per_process"].append(res["peak_rss_bytes"])
+            mem["peak_rss_bytes"] = max(mem["per_process"])
         facts = res.get("runtime")
         if facts:
             self.check_jit(cell.runtime, facts)
@@ -276,6 +217,8 @@ class Run:
             info = self.runtime_info[cell.runtime.id]
             if facts.get("numba") and (info.get("numba") or {}).get("threading_layer") is None:
                 info["numba"] = facts["numba"]  # the first numba cell that ran in parallel
+            for key, value in facts.items():  # a family's facts (torch, jax) from its first cell
+                info.setdefault(key, value)
             if facts.get("blas_threads") is not None:
                 cell.record["blas_threads"] = facts["blas_threads"]
         return res
@@ -312,11 +255,16 @@ class Run:
                     "probe_ns": res["first_call_ns"], "budget_s": p.budget_s}
                 return None
         res = self.call(cell, self.job(cell, "calibrate"))
-        if res["status"] != "ok":
+        ok = res["status"] == "ok"
+        self.costs.calibrated(self.key(cell), res["wall_s"], process_cost_s(
+            res, res["wall_s"], p.warmups + p.values) if ok else None)
+        if not ok:
             return cell.fail(res.get("error", "calibration failed"), res)
         cell.loops = res["loops"]
         if "compile_ns" in res:
             cell.record["compile_ns"] = [res["compile_ns"]]
+        if "compile_cached" in res:
+            cell.record["compile_cached"] = [res["compile_cached"]]
         cell.record["first_call_ns"] = res["first_call_ns"]
         cell.record["calibration"] = res["warmups"]
         cell.record["check"] = res["check"]
@@ -334,6 +282,7 @@ class Run:
                                        warmups=p.warmups, values=p.values,
                                        warmup=cell.runtime.warmup,
                                        steady_limit_s=p.steady_limit_s))
+        self.costs.measured(self.key(cell), res["wall_s"])
         if res["status"] != "ok":
             return cell.fail(res.get("error", "measurement failed"), res)
         cell.processes += 1
@@ -344,36 +293,67 @@ class Run:
             wu.setdefault("steady", []).append(res["steady"])
         if "compile_ns" in res:
             cell.record.setdefault("compile_ns", []).append(res["compile_ns"])
+        if "compile_cached" in res:
+            cell.record.setdefault("compile_cached", []).append(res["compile_cached"])
         cell.samples += res["values"]
+        cell.process_samples.append(list(res["values"]))  # the unit of replication
+        if "values_cpu_ns" in res:
+            noise.add_process(cell.record.setdefault("noise", noise.empty()), cell.samples,
+                              res["values_cpu_ns"], res.get("load_avg", [None, None]),
+                              cell.threads)
         old = cell.record.get("check") or {}
         if (res["check"].get("max_error") or 0) >= (old.get("max_error") or 0):
             cell.record["check"] = res["check"]
         return None
 
+    @staticmethod
+    def key(cell: Cell) -> str:
+        return f"{cell.runtime.id} {cell.id}"
+
+    def eta_s(self) -> float:
+        """Seconds left: each remaining process at its cell's calibrated cost."""
+        left = self.profile.processes
+        todo = [(self.key(c), c.status == "running", left - c.processes)
+                for c in self.cells if c.status in ("pending", "running")
+                and c.runtime.id not in self.failed_runtimes]
+        return self.costs.remaining_s(todo)
+
     def execute(self) -> int:
-        """Run everything; returns the exit status (0 ok, 1 failures, 130 interrupted)."""
+        """Run everything; returns the exit status (0 ok, 1 failures, 130 interrupted by
+        Ctrl-C, 143 terminated by SIGTERM). Raises locks.Busy when another run holds the
+        results directory or the cache and `wait` is False."""
+        with sigterm_as_interrupt(), results_lock(self.out_dir, self.wait, self.log), \
+                cache_lock(self.cache_dir, True, self.wait, self.log):
+            self.started = now()  # after any wait for another run
+            self.work.mkdir(parents=True, exist_ok=True)
+            return self._execute()
+
+    def _execute(self) -> int:
         p = self.profile
-        for rt in self.runtimes:
-            self.save(rt)
-        live = list(self.cells)
-        prog = Progress(len(live) * (1 + p.processes))
+        prog = Progress(len(self.cells) * (1 + p.processes))
+        stopped = 0
         try:
-            for cell in live:
-                self.step(cell, self.calibrate, "calibrated", prog)
-            for r in range(p.processes):
-                for cell in live:
-                    if cell.status == "running":
-                        self.step(cell, self.measure, f"process {r + 1}/{p.processes}", prog)
-            for cell in live:
+            for rt in self.runtimes:
+                self.save(rt)
+            for phase, cell in order(self.cells, p.processes):
+                if phase == "calibrate":
+                    self.step(cell, self.calibrate, "calibrated", prog)
+                else:
+                    self.step(cell, self.measure, phase, prog)
+            for cell in self.cells:
                 if cell.status == "running":
                     cell.status = "ok"
+        except Terminated:
+            self.interrupted, stopped = "terminated by SIGTERM (e.g. a cancelled CI job)", 143
+            self.log("\nterminated (SIGTERM): keeping every finished cell")
         except KeyboardInterrupt:
-            self.interrupted = "interrupted by the user (Ctrl-C)"
+            self.interrupted, stopped = "interrupted by the user (Ctrl-C)", 130
             self.log("\ninterrupted: keeping every finished cell")
-        for rt in self.runtimes:
-            self.save(rt, complete=self.interrupted is None)
-        if self.interrupted:
-            return 130
+        with deferred_sigterm():  # the last word in each document is never cut short
+            for rt in self.runtimes:
+                self.save(rt, complete=self.interrupted is None)
+        if stopped:
+            return stopped
         bad = [c for c in self.cells if c.status == "failed"]
         return 1 if bad or self.failed_runtimes else 0
 
@@ -387,7 +367,8 @@ class Run:
         except JitMismatch as exc:
             self.abort_runtime(cell.runtime, str(exc))
             return
-        prog.step(f"{cell.runtime.id:<16} {cell.id} {label}: {self.describe(cell)}")
+        prog.step(f"{cell.runtime.id:<16} {cell.id} {label}: {self.describe(cell)}",
+                  self.eta_s())
         self.save(cell.runtime)
 
     def abort_runtime(self, rt: Runtime, msg: str) -> None:

@@ -1,12 +1,21 @@
 """The worker: runs one cell in a fresh process inside the runtime under test.
 
-    python -m suite.worker JOB.json
+    python -m suite.measure.worker JOB.json
 
 The job names the workload, parameters, flavor, thread count, inputs file and what to do:
 `probe` (the fastest of three calls), `calibrate` (find the loop count that makes one
 sample at least `min_time_ns` long, pyperf-style doubling), or `measure` (warm-ups then
 samples). Every output (the last call of every warm-up and sample) is checked against the
 float64 reference; a wrong output fails the cell. The result JSON goes to `job["result"]`.
+
+Next to each sample's wall time the worker records its CPU time (user + system of the whole
+process, every thread: `time.process_time_ns`), and per process the 1-minute load average
+before the warm-ups and after the last sample, and its peak resident set size
+(`VmHWM` of /proc/self/status: the high-water mark of this program's own memory, which
+starts afresh at exec; `ru_maxrss` would carry over the parent's peak from before the
+fork, which on Linux survives exec). The reference and error scale are memory-mapped from
+the orchestrator's `.npy` files for each check and unmapped after it, so a process holds
+their pages only while it checks (see `suite.measure.inputs`).
 
 Warm-ups are either the profile's fixed count or, for runtimes with a JIT (`warmup =
 "steady"` in the runtimes file), as many as it takes for the timings to stop falling: see
@@ -20,18 +29,21 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import statistics
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from . import environment
-from .check import check_output
-from .workloads import flavor as get_flavor
-from .workloads import get as get_workload
+from suite import flavors
+from suite.measure import environment
+from suite.measure.check import check_output
+from suite.measure.inputs import reference_paths
+from suite.workloads import get as get_workload
 
 
 class OutputMismatch(Exception):
@@ -43,9 +55,43 @@ class OutputMismatch(Exception):
 
 
 def load_inputs(path: str) -> dict[str, np.ndarray]:
-    """Inputs, plus `_reference`/`_scale` when the orchestrator stored them."""
+    """The inputs (and `_reference`/`_scale` if a file of the older layout carries them)."""
     with np.load(path, allow_pickle=False) as z:
         return {k: z[k] for k in z.files}
+
+
+Expected = Callable[[], tuple[np.ndarray, np.ndarray]]
+
+
+def mapped_expected(ref_path: Path, scale_path: Path) -> Expected:
+    """The stored reference and scale, memory-mapped afresh for each check: the mapping (and
+    the pages the check touched) is dropped when the check's arrays go out of scope."""
+    def load() -> tuple[np.ndarray, np.ndarray]:
+        return (np.load(ref_path, mmap_mode="r", allow_pickle=False),
+                np.load(scale_path, mmap_mode="r", allow_pickle=False))
+    return load
+
+
+def peak_rss_bytes() -> int:
+    """This program's peak resident set size so far: VmHWM where /proc has it (Linux; it is
+    reset at exec), else ru_maxrss (KiB on Linux, bytes on macOS), which on Linux includes
+    the forking parent's peak: a small worker started by a big orchestrator looked big."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak) if sys.platform == "darwin" else int(peak) * 1024
+
+
+def load_average() -> float | None:
+    """The 1-minute load average of the machine (None where the OS has none)."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
 
 
 class Cell:
@@ -55,50 +101,76 @@ class Cell:
         self.workload = get_workload(job["workload"])
         self.params = job["params"]
         self.threads = int(job["threads"])
-        if job["flavor"].startswith("mojo"):
-            from . import mojo_kernels
-
-            mojo_kernels.load(Path(job["mojo_cache"]))
-        self.flavor = get_flavor(self.workload, job["flavor"])
+        flavors.setup(job["flavor"], Path(job["mojo_cache"]))
+        self.flavor = flavors.get(self.workload, job["flavor"])
         stored = load_inputs(job["inputs"])
         inputs = {k: v for k, v in stored.items() if not k.startswith("_")}
-        self.ref = stored.get("_reference")
-        if self.ref is None:
-            self.ref = self.workload.reference(inputs, self.params)
-        problem = self.workload.validate_reference(inputs, self.params, self.ref)
+        self.expected = self.find_expected(job["inputs"], inputs, stored)
+        ref, _ = self.expected()
+        problem = self.workload.validate_reference(inputs, self.params, ref)
+        del ref, stored
         if problem:
             raise RuntimeError(f"reference check failed: {problem}")
-        self.scale = stored.get("_scale")
-        if self.scale is None:
-            self.scale = self.workload.error_scale(inputs, self.params, self.ref)
         self.tol = self.workload.tolerance(self.params)
+        self.check_ns = 0
+        self.checks = 0
         self.args = self.flavor.prepare(inputs, self.params) if self.flavor.prepare else ()
         self.last_check: dict | None = None
         self.compile_ns: int | None = None
+        self.compile_cached: bool | None = None
         if self.flavor.compile is not None:
             t0 = time.perf_counter_ns()
-            self.flavor.compile(self.args)
+            info = self.flavor.compile(self.args)
             self.compile_ns = time.perf_counter_ns() - t0
+            if isinstance(info, dict) and "cached" in info:  # e.g. MAX's compiled-model cache
+                self.compile_cached = bool(info["cached"])
+
+    def find_expected(self, inputs_path: str, inputs: dict[str, np.ndarray],
+                      stored: dict[str, np.ndarray]) -> Expected:
+        """Where the reference and scale come from: the orchestrator's .npy files, arrays
+        stored in the inputs file, or computed here (inputs from `suite exec`, tests)."""
+        ref_path, scale_path = reference_paths(Path(inputs_path))
+        if ref_path.is_file() and scale_path.is_file():
+            return mapped_expected(ref_path, scale_path)
+        ref = stored.get("_reference")
+        if ref is None:
+            ref = self.workload.reference(inputs, self.params)
+        scale = stored.get("_scale")
+        if scale is None:
+            scale = self.workload.error_scale(inputs, self.params, ref)
+        return lambda: (ref, scale)
 
     def check(self, out: object) -> None:
+        t0 = time.perf_counter_ns()
         arr = self.flavor.finish(out, self.params) if self.flavor.finish else out
-        rec = check_output(arr, self.ref, self.scale, self.tol)
+        ref, scale = self.expected()
+        rec = check_output(arr, ref, scale, self.tol)
+        del ref, scale, arr
+        self.check_ns += time.perf_counter_ns() - t0
+        self.checks += 1
         if (self.last_check is None or (rec["max_error"] or 0) > (self.last_check["max_error"] or 0)
                 or not rec["ok"]):
             self.last_check = rec
         if not rec["ok"]:
             raise OutputMismatch(rec)
 
-    def sample(self, loops: int) -> int:
-        """Time `loops` calls; return nanoseconds per call. The output is checked after."""
+    def timed(self, loops: int) -> tuple[int, int]:
+        """Time `loops` calls; return (wall, CPU) nanoseconds per call, CPU being user +
+        system time of this process (all its threads). The output is checked after."""
         run, args, threads = self.flavor.run, self.args, self.threads
         out = None
+        c0 = time.process_time_ns()
         t0 = time.perf_counter_ns()
         for _ in range(loops):
             out = run(*args, threads=threads)
         t1 = time.perf_counter_ns()
+        c1 = time.process_time_ns()
         self.check(out)
-        return max(1, (t1 - t0) // loops)
+        return max(1, (t1 - t0) // loops), (c1 - c0) // loops
+
+    def sample(self, loops: int) -> int:
+        """Time `loops` calls; return wall nanoseconds per call (output checked after)."""
+        return self.timed(loops)[0]
 
 
 # The steady-state rule for JIT warm-up: compare the median of the last WINDOW warm-ups with
@@ -160,40 +232,45 @@ def run_job(job: dict) -> dict:
         elif mode == "measure":
             loops = int(job["loops"])
             result["loops"] = loops
+            load_before = load_average()
             if job.get("warmup") == "steady":
                 result["warmups"], result["steady"] = steady_warmups(
                     lambda: cell.sample(loops), job["warmups"], loops,
                     limit_ns=int(job["steady_limit_s"] * 1e9))
             else:
                 result["warmups"] = [cell.sample(loops) for _ in range(job["warmups"])]
-            result["values"] = [cell.sample(loops) for _ in range(job["values"])]
+            timings = [cell.timed(loops) for _ in range(job["values"])]
+            result["load_avg"] = [load_before, load_average()]
+            result["values"] = [wall for wall, _ in timings]
+            result["values_cpu_ns"] = [cpu for _, cpu in timings]
         else:
             raise ValueError(f"unknown worker mode {mode!r}")
         result["check"] = cell.last_check
+        result["check_ns"], result["checks"] = cell.check_ns, cell.checks
         if cell.compile_ns is not None:
             result["compile_ns"] = cell.compile_ns
+        if cell.compile_cached is not None:
+            result["compile_cached"] = cell.compile_cached
     except OutputMismatch as exc:
         result.update(status="failed", error=f"wrong output: {exc}", check=exc.check)
     except Exception as exc:
         tb = traceback.format_exc().strip().splitlines()
         result.update(status="failed", error=f"{type(exc).__name__}: {exc}",
                       traceback=tb[-12:])
-    result["runtime"] = environment.runtime_facts()
-    if "numba" in sys.modules:
-        from . import numba_kernels
-
-        result["runtime"]["numba"] = numba_kernels.facts()
+    result["elapsed_ns"] = time.perf_counter_ns() - t_start
+    result["peak_rss_bytes"] = peak_rss_bytes()
+    result["runtime"] = {**environment.runtime_facts(), **flavors.facts()}
     result["pid"] = os.getpid()
     return result
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m suite.worker JOB.json", file=sys.stderr)
+        print("usage: python -m suite.measure.worker JOB.json", file=sys.stderr)
         return 2
     job = json.loads(Path(argv[0]).read_text())
     result = run_job(job)
-    tmp = Path(job["result"] + ".tmp")
+    tmp = Path(f"{job['result']}.{os.getpid()}.tmp")  # unique: never shared with another writer
     tmp.write_text(json.dumps(result))
     tmp.replace(job["result"])
     return 0

@@ -1,9 +1,12 @@
-"""The CI matrix (runtime x arch), generated from docker/runtimes.toml: the workflows never
-list runtimes themselves.
+"""The CI matrices, generated from docker/runtimes.toml: the workflows never list runtimes
+themselves. Images are built per runtime x arch (in parallel); benchmarks run per arch,
+all of its runtimes interleaved in one job on one runner (compare within one machine).
 
-    python -m suite.matrix                      {"include": [{"runtime", "arch", "runner",
-                                                 "platform"}, ...]} on one line
-    python -m suite.matrix --runtime ID --arch amd64 [--repository OWNER/NAME]
+    python -m suite.publish.matrix                      {"include": [{"runtime", "arch", "runner",
+                                                 "platform"}, ...]} on one line (build legs)
+    python -m suite.publish.matrix --arches             {"include": [{"arch", "runner",
+                                                 "runtimes"}, ...]} (one bench job per arch)
+    python -m suite.publish.matrix --runtime ID --arch amd64 [--repository OWNER/NAME]
                            [--context DIR]      one leg's build facts as `key=value` lines
                                                 for $GITHUB_OUTPUT (image name, Dockerfile,
                                                 build arguments, platform; with --context
@@ -21,7 +24,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from .runtimes import ROOT, RUNTIMES_FILE, Runtime, load
+from suite.runtimes import ROOT, RUNTIMES_FILE, Runtime, load
 
 # GitHub-hosted runner labels, one per architecture: each leg runs natively, never under
 # QEMU (there is no `ubuntu-latest-arm` label).
@@ -43,6 +46,16 @@ def matrix(runtimes: dict[str, Runtime] | None = None) -> dict:
     if not include:
         raise ValueError(f"{RUNTIMES_FILE}: no runtime declares any arch")
     return {"include": include}
+
+
+def arches(runtimes: dict[str, Runtime] | None = None) -> dict:
+    """One bench job per architecture, with every runtime built for it (space-separated,
+    in file order): all of them run interleaved in that one job."""
+    by_arch: dict[str, list[str]] = {}
+    for leg_ in matrix(runtimes)["include"]:
+        by_arch.setdefault(leg_["arch"], []).append(leg_["runtime"])
+    return {"include": [{"arch": a, "runner": RUNNERS[a], "runtimes": " ".join(rids)}
+                        for a, rids in by_arch.items()]}
 
 
 def recipe(rt: Runtime) -> tuple[str, dict[str, str]]:
@@ -72,7 +85,7 @@ def leg(runtime: str, arch: str, repository: str,
         runtimes: dict[str, Runtime] | None = None, context: Path | None = None
         ) -> dict[str, str]:
     """One leg's build facts. With `context`, the build context is made there the way
-    `make images` makes it (suite/images.py: verified source tarball, worker requirements)
+    `make images` makes it (suite/runtimes/images.py: verified source tarball, worker requirements)
     and the build arguments are the ones it uses; BUILD_MODE and BASE_IMAGE apply."""
     runtimes = load() if runtimes is None else runtimes
     if runtime not in runtimes:
@@ -86,8 +99,8 @@ def leg(runtime: str, arch: str, repository: str,
         dockerfile, args = recipe(rt)
         return {**out, "dockerfile": dockerfile,
                 "build-args": "\n".join(f"{k}={v}" for k, v in args.items())}
-    from . import images
-    from .backends import Unavailable
+    from suite.runtimes import images
+    from suite.runtimes.backend import Unavailable
 
     try:
         spec = images.spec(rt, arch, images.build_mode(), context.parent,
@@ -115,7 +128,7 @@ def github_output(values: dict[str, str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m suite.matrix", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m suite.publish.matrix", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runtime", help="print one leg's build facts instead of the matrix")
     p.add_argument("--arch", choices=sorted(RUNNERS))
@@ -123,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="OWNER/NAME for the image name (CI passes $GITHUB_REPOSITORY)")
     p.add_argument("--context", type=Path, default=None,
                    help="with --runtime: make the image's build context in this directory")
+    p.add_argument("--arches", action="store_true",
+                   help="the bench matrix: one job per arch with all of its runtimes")
     p.add_argument("--indent", type=int, default=None, help="pretty-print the matrix")
     args = p.parse_args(argv)
     try:
@@ -132,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(github_output(leg(args.runtime, args.arch, args.repository,
                                                  context=args.context)))
         else:
-            print(json.dumps(matrix(), indent=args.indent))
+            print(json.dumps(arches() if args.arches else matrix(), indent=args.indent))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

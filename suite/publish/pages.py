@@ -12,7 +12,7 @@ A Pages deployment replaces the whole site, so earlier dated copies are carried 
 the live site (`--previous URL`: its manifest.json lists them). That is best effort: if the
 site cannot be read (first deployment), only today's copy is published, and it says so.
 
-    python -m suite.pages --report report/ --results results/ --date 2026-11-25 \
+    python -m suite.publish.pages --report report/ --results results/ --date 2026-11-25 \
         --out _site [--previous https://OWNER.github.io/REPO/]
 """
 
@@ -28,7 +28,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .results import SCHEMA_PATH, SCHEMA_VERSION
+from suite.documents import SCHEMA_PATH, SCHEMA_VERSION
 
 DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
@@ -121,7 +121,7 @@ def build(out: Path, report: Path, results: Path, date: str, previous: str | Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m suite.pages", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m suite.publish.pages", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--report", type=Path, required=True)
     p.add_argument("--results", type=Path, required=True)

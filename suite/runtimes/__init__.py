@@ -1,4 +1,9 @@
-"""The runtimes file (docker/runtimes.toml), read into `Runtime` records."""
+"""Runtimes: the runtimes file (docker/runtimes.toml) read into `Runtime` records, and how
+a runtime is provided here: backends (`native`: a local interpreter with its own venv;
+`container`: an image), the container engine, and the images.
+
+May import: flavors (which requirement files a runtime needs), workloads, documents.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,12 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from suite import flavors
+
+ROOT = Path(__file__).resolve().parents[2]
 RUNTIMES_FILE = ROOT / "docker" / "runtimes.toml"
 KINDS = ("cpython", "mojo", "pypy")
-WARMUPS = ("fixed", "steady")  # see suite/worker.py: steady_warmups
+WARMUPS = ("fixed", "steady")  # see suite/measure/worker.py: steady_warmups
 
 
 @dataclass(frozen=True)
@@ -58,3 +65,14 @@ def select(ids: list[str], known: dict[str, Runtime]) -> list[Runtime]:
         raise ValueError(f"unknown runtime(s) {', '.join(unknown)}; known runtimes: "
                          f"{', '.join(known)} (see {RUNTIMES_FILE.relative_to(ROOT)})")
     return [known[i] for i in ids]
+
+
+def requirement_files(rt: Runtime) -> list[str]:
+    """The pinned requirement files (suite/requirements/) a runtime's venv or image needs:
+    the worker's, plus one per flavor family it runs (`<family>.txt`, e.g. numba.txt)."""
+    names = ["worker.txt"]
+    for fl in rt.flavors:
+        fam = flavors.family_of(fl)
+        if fam is not None and f"{fam.module_name}.txt" not in names:
+            names.append(f"{fam.module_name}.txt")
+    return names

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Protocol
 
-from ..runtimes import Runtime
+from suite.runtimes import Runtime
 
 
 class Unavailable(Exception):
@@ -21,7 +21,7 @@ class Backend(Protocol):
 
     def run_worker(self, runtime: Runtime, job: dict, env: dict[str, str],
                    timeout: float) -> dict:
-        """Run `python -m suite.worker` on `job`; return its result (or a failed result)."""
+        """Run `python -m suite.measure.worker` on `job`; return its result (or a failed result)."""
 
 
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",

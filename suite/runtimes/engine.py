@@ -1,6 +1,6 @@
 """Find a usable container engine: docker with buildx (and a running daemon), or podman.
 
-    python -m suite.backends.engine [NAME]   prints the engine; exit 0 iff one is usable
+    python -m suite.runtimes.engine [NAME]   prints the engine; exit 0 iff one is usable
 
 `ENGINE=docker|podman` (or NAME) picks one; otherwise docker with buildx is preferred when
 its daemon answers, then podman.

@@ -33,12 +33,12 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .backends import Unavailable
-from .backends.engine import Engine
-from .backends.native import REQUIREMENTS
-from .runtimes import Runtime
+from suite import runtimes
+from suite.runtimes import Runtime
+from suite.runtimes.backend import Unavailable
+from suite.runtimes.engine import Engine
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
 ARCHES = ("amd64", "arm64")
 BUILD_MODES = ("optimized", "fast")
@@ -218,8 +218,8 @@ def spec(rt: Runtime, arch: str, mode: str, cache_dir: Path, engine: Engine | No
         raise Unavailable(f"runtime {rt.id}: recipe {recipe} does not exist")
     reqs = ROOT / "suite" / "requirements"
     args: dict[str, str] = {"BASE_IMAGE": base_image(arch)}
-    # The same requirement files as the runtime's native venv (suite/backends/native.py).
-    files: dict[str, Path] = {r: reqs / r for r in REQUIREMENTS[rt.kind]}
+    # The same requirement files as the runtime's native venv (suite/runtimes/native.py).
+    files: dict[str, Path] = {r: reqs / r for r in runtimes.requirement_files(rt)}
     if (reqs / "constraints.txt").is_file():  # pins of every transitive package
         files["constraints.txt"] = reqs / "constraints.txt"
     dirs: dict[str, Path] = {}
@@ -233,13 +233,15 @@ def spec(rt: Runtime, arch: str, mode: str, cache_dir: Path, engine: Engine | No
             args.update(BUILD_BASE_IMAGE=base_image(host_arch()), TARGET_GNU_TYPE=gnu,
                         TARGET_DEB_ARCH=arch, WHEEL_PLATFORM=wheels)
     elif rt.kind == "mojo":
-        if not (ROOT / "suite" / "mojo_kernels.py").is_file():
-            raise Unavailable("runtime mojo-1.2 needs suite/mojo_kernels.py (the extension "
+        if not (ROOT / "suite" / "flavors" / "mojo.py").is_file():
+            raise Unavailable("runtime mojo-1.2 needs suite/flavors/mojo.py (the extension "
                               "builder), which is missing")
         # Only what the extension build needs, so other suite changes do not rebuild it.
         files["suite/__init__.py"] = ROOT / "suite" / "__init__.py"
-        files["suite/mojo_kernels.py"] = ROOT / "suite" / "mojo_kernels.py"
-        dirs = {"mojo": ROOT / "mojo"}
+        for name in ("suite/flavors/__init__.py", "suite/flavors/mojo.py",
+                     "suite/flavors/mojo_lib.py", "suite/flavors/max.py"):
+            files[name] = ROOT / name
+        dirs = {"mojo": ROOT / "mojo", "suite/workloads": ROOT / "suite" / "workloads"}
     elif rt.kind == "pypy":  # Debian's pypy3 package, pinned to its exact version
         if not img.get("pypy_package"):
             raise Unavailable(f"runtime {rt.id}: its [\"{rt.id}\".image] table lacks "

@@ -16,16 +16,17 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..runtimes import Runtime
-from . import Unavailable
+from suite import runtimes
+from suite.runtimes import Runtime, locks
+from suite.runtimes.backend import Unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
-REQUIREMENTS = {"cpython": ["worker.txt", "numba.txt"], "mojo": ["worker.txt", "mojo.txt"],
-                "pypy": ["worker.txt"]}
 PYPY_NAMES = ("pypy3", "pypy")  # besides pypy3.X, on PATH
+VENV_ATTEMPTS = 3  # set-up rounds when another process keeps rebuilding a venv differently
 
 _QUERY = ("import json, platform, sys, sysconfig; print(json.dumps({"
           "'implementation': platform.python_implementation(),"
@@ -121,6 +122,7 @@ class NativeBackend:
         self.interpreters = discover(pythons)
         self.log = log
         self.venvs: dict[str, Path] = {}
+        self.in_use = ExitStack()  # the shared locks of the venvs prepared (till exit)
 
     def interpreter_for(self, rt: Runtime) -> Interpreter:
         # Prefer a JIT build for JIT runtimes, a non-JIT build otherwise.
@@ -156,13 +158,37 @@ class NativeBackend:
 
     def venv(self, rt: Runtime) -> Path:
         it = self.interpreter_for(rt)
-        reqs = [ROOT / "suite" / "requirements" / r for r in REQUIREMENTS[rt.kind]]
+        reqs = [ROOT / "suite" / "requirements" / r for r in runtimes.requirement_files(rt)]
         pins = ROOT / "suite" / "requirements" / "constraints.txt"
         key = hashlib.sha256(json.dumps([it.path, it.version, pins.read_text()]
                                         + [r.read_text() for r in reqs]).encode()).hexdigest()
         venv = self.cache_dir / "venvs" / rt.id
+        lock, what = venv.with_name(f"{rt.id}.lock"), f"the virtualenv {venv}"
+        # Users hold the venv's lock shared for as long as this backend lives; (re)building
+        # it takes the lock exclusive, so it waits for every run that uses the venv, and
+        # a run waits for a build in progress. One builder at a time.
+        for _ in range(VENV_ATTEMPTS):
+            use = ExitStack()
+            use.enter_context(locks.hold(lock, what, log=self.log, shared=True))
+            if self._current(venv, key):
+                self.in_use.enter_context(use)
+                return venv
+            use.close()
+            with locks.hold(lock, what, log=self.log):
+                self._build_venv(rt, it, venv, key, reqs, pins)
+        raise Unavailable(f"{what} was rebuilt by another process with other requirements "
+                          f"{VENV_ATTEMPTS} times while this run set it up; run again")
+
+    @staticmethod
+    def _current(venv: Path, key: str) -> bool:
         marker = venv / ".suite-venv"
-        if marker.exists() and marker.read_text() == key:
+        return marker.exists() and marker.read_text() == key
+
+    def _build_venv(self, rt: Runtime, it: Interpreter, venv: Path, key: str,
+                    reqs: list[Path], pins: Path) -> Path:
+        """(Re)build `venv` unless its marker says it matches `key`; under the venv's lock."""
+        marker = venv / ".suite-venv"
+        if self._current(venv, key):
             return venv
         self.log(f"setting up {venv} from {it.path} ({it.version})")
         if venv.exists():
@@ -198,7 +224,7 @@ class NativeBackend:
         env = {**os.environ, "PYTHONPATH": str(ROOT),
                "PATH": f"{self.venvs[rt.id] / 'bin'}{os.pathsep}{os.environ['PATH']}",
                **rt.env}
-        proc = subprocess.run([self.python(rt), "-m", "suite.mojo_setup",
+        proc = subprocess.run([self.python(rt), "-m", "suite.flavors.mojo_setup",
                                str(self.cache_dir / "mojo")], env=env, cwd=ROOT,
                               capture_output=True, text=True)
         if proc.returncode != 0:
@@ -213,7 +239,7 @@ class NativeBackend:
         job_path.write_text(json.dumps(job))
         env = {**env, "PATH": f"{self.venvs[rt.id] / 'bin'}{os.pathsep}{os.environ['PATH']}",
                "PYTHONPATH": str(ROOT)}
-        cmd = [self.python(rt), "-m", "suite.worker", str(job_path)]
+        cmd = [self.python(rt), "-m", "suite.measure.worker", str(job_path)]
         return run_process(cmd, env, job["result"], timeout, cwd=ROOT)
 
 
@@ -238,11 +264,13 @@ def run_process(cmd: list[str], env: dict[str, str], result_path: str, timeout: 
 
 
 def main(argv: list[str]) -> int:
-    """`python -m suite.backends.native RUNTIME...`: set up those runtimes' venvs (and
+    """`python -m suite.runtimes.native RUNTIME...`: set up those runtimes' venvs (and
     build the Mojo extension) without running anything; used by `make test`."""
-    from .. import runtimes
 
-    backend = NativeBackend(ROOT / ".cache", log=lambda m: print(m, file=sys.stderr))
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr)
+
+    backend = NativeBackend(ROOT / ".cache", log=log)
     try:
         for rt in runtimes.select(argv, runtimes.load()):
             backend.prepare(rt)

@@ -31,7 +31,9 @@ class Flavor:
     prepare: Callable[[Inputs, Params], tuple] | None = None
     finish: Callable[[Any, Params], np.ndarray] | None = None
     threaded: bool = False  # whether the thread count changes what it does
-    compile: Callable[[tuple], None] | None = None  # ahead of timing (numba), timed apart
+    # ahead of timing (numba, max), timed apart; may return {"cached": bool} when the
+    # compiled code came from a cache kept across processes
+    compile: Callable[[tuple], dict | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,24 @@ class Workload:
     validate_reference: Callable[[Inputs, Params, np.ndarray], str | None] = lambda i, p, r: None
     notes: str = ""
     parallel_loops: bool = True  # the `pure` outer loop is independent (numba: prange)
+    # a 1-D output made of named parts: [(name, length), ...] (linreg: w, b, loss)
+    output_parts: Callable[[Params], list[tuple[str, int]]] | None = None
+
+    def describe_output(self, params: Params) -> str:
+        """The output's layout in words, e.g. '[w (10), b (1), loss (5)]'."""
+        if self.output_parts is None:
+            return ""
+        return "[" + ", ".join(f"{n} ({k})" for n, k in self.output_parts(params)) + "]"
+
+    def name_element(self, params: Params, index: tuple[int, ...]) -> str:
+        """`index` of the output as the reader knows it: 'loss[2]' for linreg, else '(i, j)'."""
+        if self.output_parts is not None and len(index) == 1:
+            at = index[0]
+            for name, length in self.output_parts(params):
+                if at < length:
+                    return f"{name}[{at}]" if length > 1 else name
+                at -= length
+        return str(tuple(int(i) for i in index))
 
 
 def eps(dtype: str) -> float:

@@ -7,13 +7,20 @@ stride 1, zero padding 1 ("same"), plus a bias, NCHW layout, float32. That is
 `numpy` pads once, takes a sliding-window view and contracts it with `einsum` (BLAS when
 NumPy's optimizer chooses a GEMM). `pure` runs the direct six-deep loop; at the full size it
 would take minutes, so the harness measures a smaller size and records an estimate.
+
+Error bound (worst case): each output is a dot product of length K = C * k * k plus the
+bias, so, as for matmul, |y^ - y| <= gamma_(K+1) (conv(|x|, |w|) + |bias|) with
+gamma_n ~ n u, in any summation order. The scale is conv(|x|, |w|) + |bias|, the
+tolerance (K + 1) eps = 2 (K + 1) u: the flavor's bound plus the float64 reference's own.
+Zero padding 0 instead of 1, a window off by one, a flipped kernel, a dropped bias or
+float16 accumulation are all off by a sizeable fraction of the scale (tests/test_mutants.py).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .base import Flavor, Inputs, Params, Workload, eps
+from suite.workloads.base import Flavor, Inputs, Params, Workload, eps
 
 
 def make_inputs(p: Params, rng: np.random.Generator) -> Inputs:
@@ -47,7 +54,6 @@ def reference(i: Inputs, p: Params) -> np.ndarray:
 
 
 def error_scale(i: Inputs, p: Params, ref: np.ndarray) -> np.ndarray:
-    # Same bound as a GEMM of reduction length C*K*K: conv(|x|, |w|) + |bias|.
     return _conv64(np.abs(i["x"]), np.abs(i["w"]), np.abs(i["bias"]))
 
 
@@ -112,6 +118,7 @@ WORKLOAD = Workload(
         "smoke": [{**ARTICLE, "batch": 1, "size": 12, "filters": 4}],
         "quick": [SMALL, ARTICLE],
         "full": [SMALL, ARTICLE],
+        "reference": [ARTICLE],
     },
     make_inputs=make_inputs,
     reference=reference,

@@ -5,7 +5,8 @@ Standard library only: Chromium's DevTools protocol over `--remote-debugging-pip
 (JSON messages separated by NUL bytes on file descriptors 3 and 4). Used by the report
 tests and to make docs/report-first-screen.png:
 
-    python -m suite.report.browser report/index.html docs/report-first-screen.png
+    python -m suite.analysis.report.browser report/index.html docs/report-first-screen.png
+    python -m suite.analysis.report.browser --find     exit 0 iff Chromium is on PATH
 """
 
 from __future__ import annotations
@@ -205,8 +206,13 @@ def _drive(pipe: Pipe, url: str, screenshot: Path | None, width: int, height: in
 
 def main(argv: list[str] | None = None) -> int:
     args = (argv if argv is not None else sys.argv[1:])
+    if args == ["--find"]:  # `make chromium`: exit 0 iff Chromium is on PATH
+        exe = find_chromium()
+        print(f"chromium: {exe}" if exe else "chromium: not on PATH")
+        return 0 if exe else 1
     if len(args) not in (1, 2):
-        print("usage: python -m suite.report.browser PAGE [SCREENSHOT.png]", file=sys.stderr)
+        print("usage: python -m suite.analysis.report.browser PAGE [SCREENSHOT.png] | --find",
+              file=sys.stderr)
         return 2
     res = inspect(Path(args[0]), Path(args[1]) if len(args) == 2 else None)
     for e in res["errors"]:

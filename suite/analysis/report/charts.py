@@ -13,14 +13,19 @@ import matplotlib.pyplot as plt
 from matplotlib import ticker
 from matplotlib.lines import Line2D
 
-from ..workloads import WORKLOADS
-from .load import FLAVOR_ORDER, Machine
-from .model import MachineView
+from suite.analysis.machines import FLAVOR_ORDER, Machine, safe_name
+from suite.analysis.report.model import MachineView
+from suite.workloads import WORKLOADS
 
 plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "suite-report",
                      "font.size": 9, "axes.titlesize": 10, "figure.dpi": 100})
 MARKERS = "osD^vP*Xh<>"
 COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+
+
+def file_name(machine_key: str, chart: str) -> str:
+    """Where a chart goes under report/ (and what report.md links): safe names only."""
+    return f"charts/{safe_name(machine_key)}-{safe_name(chart)}.svg"
 
 
 def _svg(fig) -> str:
@@ -43,7 +48,8 @@ def log_ticks(axis, suffix: str) -> None:
 
 def relative_chart(v: MachineView) -> str | None:
     """Julia-style log dot chart: time relative to the baseline, one dot per cell, grouped by
-    runtime and flavor (ordered by geometric mean), error bars = 95% bootstrap CI."""
+    runtime and flavor (ordered by geometric mean), error bars = 95% CI of the ratio
+    (over worker processes; dotted: cross-run)."""
     if not v.points:
         return None
     groups: dict[tuple[str, str], list] = {}
@@ -65,7 +71,8 @@ def relative_chart(v: MachineView) -> str | None:
             lo, hi = p.ci
             color = COLORS[wi % len(COLORS)]
             ax.errorbar([x], [p.ratio], yerr=[[p.ratio - lo], [hi - p.ratio]], fmt="none",
-                        ecolor=color, elinewidth=1, capsize=2, alpha=0.8)
+                        ecolor=color, elinewidth=1, capsize=2, alpha=0.8,
+                        ls=":" if p.cross_run else "-")
             ax.plot([x], [p.ratio], MARKERS[wi % len(MARKERS)], color=color, ms=5,
                     mfc=color if p.significant else "white", mew=1.2)
         g = gm(groups[k])
@@ -84,6 +91,8 @@ def relative_chart(v: MachineView) -> str | None:
     handles.append(Line2D([], [], color="black", alpha=0.6, label="geometric mean of the dots"))
     handles.append(Line2D([], [], marker="o", ls="", mfc="white", color="grey",
                           label="not significant"))
+    if any(p.cross_run for p in v.points):
+        handles.append(Line2D([], [], ls=":", color="grey", label="cross-run (dotted bar)"))
     ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5),
               frameon=False)
     ax.set_title(f"{v.machine.label}")
@@ -99,7 +108,7 @@ def gflops_charts(v: MachineView) -> dict[str, str]:
     for cid, entries in v.rows:
         for e in entries:
             c = e.cell
-            if not c or c["status"] != "ok" or not c.get("gflops"):
+            if not c or c["status"] != "ok" or not c.get("gflops") or not c.get("flops"):
                 continue
             stem = cid.split("/")[0]
             by_w.setdefault(c["workload"], {}).setdefault(stem, []).append(e)
@@ -115,10 +124,9 @@ def gflops_charts(v: MachineView) -> dict[str, str]:
                                            e.runtime, e.cell["threads"]))
             labels = [f"{e.runtime} {e.cell['flavor']} t={e.cell['threads']}" for e in es]
             vals = [e.cell["gflops"] for e in es]
-            flops = es[0].cell["flops"]
-            # Error bars from the CI of the median time (GFLOP/s = flops / time).
-            lo = [v_ - flops / e.cell["stats"]["ci95"][1] for v_, e in zip(vals, es)]
-            hi = [flops / e.cell["stats"]["ci95"][0] - v_ for v_, e in zip(vals, es)]
+            # Error bars from the CI of the time per call (GFLOP/s = flops / time).
+            lo = [v_ - e.cell["flops"] / e.cell["stats"]["ci95"][1] for v_, e in zip(vals, es)]
+            hi = [e.cell["flops"] / e.cell["stats"]["ci95"][0] - v_ for v_, e in zip(vals, es)]
             colors = [COLORS[FLAVOR_ORDER.index(e.cell["flavor"]) % len(COLORS)]
                       if e.cell["flavor"] in FLAVOR_ORDER else "grey" for e in es]
             y = list(range(len(es)))

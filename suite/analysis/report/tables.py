@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .. import claims as claims_mod
-from .. import compare
-from . import model
-from .model import Entry, MachineView, fmt_ns, fmt_x
+from suite.analysis import claims as claims_mod
+from suite.analysis import compare
+from suite.analysis.report import model
+from suite.analysis.report.model import Entry, MachineView, fmt_ns, fmt_x
 
 
 @dataclass
@@ -20,14 +20,6 @@ class Cell:
     sub_cls: str = ""  # faster / slower / ns: the color of the second line in HTML
     href: str = ""
     links: list[tuple[str, str]] = field(default_factory=list)  # (title, url) after text
-
-    def md(self) -> str:
-        t = self.text + (f" · {self.sub}" if self.sub else "")
-        if self.href:
-            t = f"[{t}]({self.href})"
-        if self.links:
-            t = "; ".join(([t] if t else []) + [f"[{a}]({u})" for a, u in self.links])
-        return t.replace("|", "\\|")
 
 
 @dataclass
@@ -41,22 +33,28 @@ class Table:
 
 
 WARN = "⚠"
+TITLE = "Benchmark results: CPython (JIT on/off), PyPy, NumPy, Mojo"  # both renderings
 
 
 def summary(v: MachineView) -> Table:
-    t = Table(f"summary-{v.machine.key}", "Median time per call (±half-width of its 95% CI) "
-              f"and speedup against {v.baseline}", ["cell", *v.runtimes], cls="summary")
+    t = Table(f"summary-{v.machine.key}", "Median time per call (geometric mean of the "
+              "per-process medians, ±half-width of its 95% CI) and speedup against "
+              f"{v.baseline}", ["cell", *v.runtimes], cls="summary")
     for cid, entries in v.rows:
         row = [Cell(cid, cls="cellid")]
         for e in entries:
             row.append(entry_cell(e))
         t.rows.append(row)
+    lo, hi = compare.bounds(model.THRESHOLD)
     t.notes.append(
-        "Speedup = baseline median / this median (above 1 is faster), with a 95% bootstrap CI "
-        "in the tooltip; n.s. = not significant (CI includes 1 or within 5%). Cells the "
-        "baseline lacks (Mojo flavors) are compared with the baseline's numpy cell of the "
-        "same workload, parameters and threads, and with its pure cell (1 thread). "
-        f"{WARN} = stability warning (listed below the table). Skipped cells show the "
+        "Time per call = the geometric mean of the cell's per-process medians; its 95% CI "
+        "rests on the worker processes (hover for it). Speedup = baseline time / this time "
+        "(above 1 is faster), 95% CI in the tooltip; n.s. = not significant: the CI of the "
+        f"time ratio is not wholly below {lo:.3f} or above {hi:.3f} (5% either way on the "
+        "log scale). Cells the baseline lacks (Mojo flavors) are compared with the "
+        "baseline's numpy cell of the same workload, parameters and threads, and with its "
+        f"pure cell (1 thread). {model.CROSS_RUN.strip()} = the two cells come from different "
+        f"runs. {WARN} = stability warning (listed below the table). Skipped cells show the "
         "suite's estimate of one call, not a measurement.")
     return t
 
@@ -65,7 +63,7 @@ def fastest(v: MachineView) -> Table:
     """Per workload configuration: the best single-thread time of each option, the winner
     and its margin over the runner-up."""
     t = Table(f"fastest-{v.machine.key}", "Which option is fastest (single thread)",
-              ["workload", *model.FAMILIES, "fastest"], cls="summary")
+              ["workload", *model.FAMILIES, "fastest"], cls="fastest")
     for row in v.fastest:
         cells = [Cell(row.stem, cls="cellid")]
         ranked = row.ranked()
@@ -74,22 +72,28 @@ def fastest(v: MachineView) -> Table:
                 cells.append(Cell("-"))
                 continue
             rid, c = row.best[fam]
-            cells.append(Cell(fmt_ns(c["stats"]["median"]),
+            cells.append(Cell(fmt_ns(compare.center(c)),
                               title=f"{rid}, flavor {c['flavor']}",
                               cls="best" if fam == ranked[0][0] else ""))
         margin = row.margin()
         win = ranked[0]
-        text = win[0] if margin is None else \
-            f"{win[0]}, {fmt_x(margin)} faster than {ranked[1][0]}"
+        if margin is not None and row.cross_run() and not v.allow_cross_run:
+            text = f"{win[0]} (the runner-up {ranked[1][0]} is from another run: no margin)"
+        elif margin is None:
+            text = win[0]
+        else:
+            text = f"{win[0]}, {fmt_x(margin)} faster than {ranked[1][0]}" + (
+                model.CROSS_RUN if row.cross_run() else "")
         cells.append(Cell(text, title=f"{win[1]}, flavor {win[2]['flavor']}"))
         t.rows.append(cells)
     t.notes.append(
-        "Best median per call among the 1-thread cells of each option: CPython = pure Python "
+        "Best time per call among the 1-thread cells of each option: CPython = pure Python "
         "on CPython without a JIT, CPython JIT = pure Python with the JIT on, PyPy = pure "
         "Python on PyPy, Numba = the same loops under numba.njit, NumPy = the vectorised "
-        "flavor (any runtime), Mojo = the best Mojo flavor. Hover for the runtime. Margins "
-        "are ratios of medians within one machine's results; with few samples or stability "
-        "warnings read them as rough.")
+        "flavor (any runtime), PyTorch = torch eager or torch.compile (the faster), JAX = "
+        "jax.jit, Mojo = the best Mojo flavor. Hover for the runtime. Margins "
+        "are ratios of times within one machine's results, drawn only within one run unless "
+        "--allow-cross-run; with few processes or stability warnings read them as rough.")
     return t
 
 
@@ -110,6 +114,11 @@ def entry_cell(e: Entry) -> Cell:
                     f"(95% CI {sp.ci_text()}, {sp.verdict})")
     if tips:
         title = "; ".join(x for x in (title, *tips) if x)
+    if e.withheld:
+        subs.append("other run: not compared")
+        tips.append("not compared with the baseline (" + ", ".join(e.withheld) + "): the two "
+                    "cells come from different runs (--allow-cross-run shows it, labelled)")
+        title = "; ".join(x for x in (title, tips[-1]) if x)
     first = e.speedups[0].verdict if e.speedups else ""
     sub_cls = {"faster": "faster", "slower": "slower"}.get(first, "ns")
     return Cell(text, title=title, cls=cls, sub=", ".join(subs), sub_cls=sub_cls)
@@ -124,7 +133,13 @@ def geomeans(v: MachineView) -> Table:
                        Cell(fmt_x(g.raw), cls="num"), Cell(str(g.faster)),
                        Cell(str(g.slower)), Cell(str(g.ns)), Cell(str(g.n))])
     t.notes.append("Geometric mean of speedups with not-significant cells counted as 1.0 "
-                   "(the pyperf / faster-cpython convention); raw: every speedup as measured.")
+                   "(faster-cpython bench_runner's \"including insignificant results\" "
+                   "convention); raw: every speedup as measured (what pyperf compare_to "
+                   "averages).")
+    cross = sum(g.cross_run for g in v.geo)
+    if cross:
+        t.notes.append(f"{cross} of the speedups averaged here compare cells of different "
+                       f"runs{model.CROSS_RUN}.")
     return t
 
 
@@ -137,7 +152,9 @@ def jit(v: MachineView) -> list[Table]:
         for r in rows:
             t.rows.append([Cell(r.cell_id, cls="cellid"), Cell(r.off_text), Cell(r.on_text),
                            Cell(fmt_x(r.speedup.speedup), cls="num"),
-                           Cell(r.speedup.ci_text()), Cell(jit_verdict(r.speedup.verdict))])
+                           Cell(r.speedup.ci_text()),
+                           Cell(jit_verdict(r.speedup.verdict)
+                                + (model.CROSS_RUN if r.speedup.cross_run else ""))])
         t.notes.append(f"Geometric mean speedup of the JIT: {geo.text()} over {geo.n} cells "
                        f"({geo.faster} faster, {geo.slower} slower, {geo.ns} n.s.; "
                        "n.s. counted as 1.0).")
@@ -282,18 +299,26 @@ def warnings_list(v: MachineView) -> list[str]:
 def noisy_caveat(v: MachineView) -> str:
     total = sum(1 for _, es in v.rows for e in es if e.status == "ok")
     warned = sum(1 for _, es in v.rows for e in es if e.status == "ok" and e.warnings)
-    return (f"{warned} of {total} measured cells carry a stability warning. Shared machines "
+    text = (f"{warned} of {total} measured cells carry a stability warning. Shared machines "
             "and CI runners are noisy: trust ratios measured in one interleaved run more than "
             "absolute times, and read the CIs.")
+    return " ".join(x for x in (text, v.cross_run_note()) if x)
 
 
 def method_notes() -> list[str]:
+    lo, hi = compare.bounds(model.THRESHOLD)
     return [
-        "Times are nanoseconds per call, from several fresh worker processes per cell; the "
-        "median and its 95% CI come from order statistics (distribution-free).",
-        f"Speedups and ratios: 95% percentile bootstrap of the ratio of medians "
-        f"({compare.RESAMPLES} resamples, fixed seed).",
-        "Significance: the CI excludes 1 and the change exceeds 5%.",
+        "Times are nanoseconds per call from several fresh worker processes per cell, the "
+        "process being the unit of replication: a cell's time is the geometric mean of its "
+        "per-process medians, its 95% CI the Student-t interval over those medians "
+        "(documents before schema 1.2.0: pooled order-statistic CI, marked).",
+        "Speedups and ratios: 95% Behrens-Fisher interval from both cells' t draws "
+        f"({compare.RESAMPLES} stratified draws, seeded by the cell id).",
+        f"Significance, symmetric on the log scale: the whole CI of the time ratio below "
+        f"{lo:.3f} (faster) or above {hi:.3f} (slower).",
+        "Speeds are compared only within one run unless --allow-cross-run, and then "
+        f"labelled{model.CROSS_RUN}; a newer run's failed cell never hides an older ok one "
+        "(it is listed under failures).",
         "Every output was checked against a float64 reference; failed checks are failures, "
         "never times.",
         "See docs/report.md for how to read this report.",
