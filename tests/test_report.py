@@ -339,6 +339,22 @@ def test_missing_baseline_falls_back_and_says_so(tmp_path):
     assert "the requested baseline cpython-9.9 has no results" in md
 
 
+def test_rerendering_removes_the_earlier_reports_data_and_charts(tmp_path):
+    d = _docs(tmp_path)
+    rep = tmp_path / "rep"
+    stale = [rep / "data" / "old" / "gone.json", rep / "data" / "old" / "gone.json.gz",
+             rep / "charts" / "gone.svg"]
+    for f in stale:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text("stale")
+    mine = rep / "notes.txt"  # not the report's: left alone
+    mine.write_text("keep")
+    build([d], rep)
+    assert not any(f.exists() for f in stale)
+    assert mine.read_text() == "keep"
+    assert len(list((rep / "data").rglob("*.json"))) == 4
+
+
 def test_jit_on_vs_off_table(tmp_path):
     p = {"dtype": "float64", "n": 48}
     d = tmp_path / "jit"

@@ -119,6 +119,20 @@ def test_jit_state_mismatch_fails_loudly(tmp_path, fake_runtime, capsys):
     assert "JIT state mismatch" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("active, fails", [(True, False), (None, False), (False, True)])
+def test_a_jit_enabled_but_never_active_is_a_mismatch(tmp_path, fake_runtime, active, fails):
+    jit_rt = replace(fake_runtime, id="cpython-3.15-jit", jit=True)
+    r = make_run(tmp_path, jit_rt, InProcessBackend(), workloads=["gelu"])
+    jit = {"built": True, "enabled": True, "method": "sys._jit"}
+    if active is not None:
+        jit["active"] = active
+    if fails:
+        with pytest.raises(runner.JitMismatch, match="active=False"):
+            r.check_jit(jit_rt, {"jit": jit})
+    else:
+        r.check_jit(jit_rt, {"jit": jit})
+
+
 def test_pypy_without_its_jit_fails_loudly(tmp_path, fake_runtime):
     # The runtimes file says PyPy's JIT is on; a worker that measures it off (here: this
     # CPython, which has no pypyjit) must fail the runtime, not publish.

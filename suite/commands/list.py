@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
             ids = NativeBackend(ROOT / ".cache", args.python).available(known)
         print("\n".join(ids))
         return 0
+    width = max(map(len, profiles.PROFILES))  # profile names line up
     if args.what in ("all", "runtimes"):
         from suite.measure.runner import ROOT
         from suite.runtimes.native import NativeBackend
@@ -56,11 +57,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {w.name:<8} {w.summary}")
             print(f"           flavors: {', '.join(flavors.names(w))}")
             for prof, plist in w.params.items():
-                print(f"           {prof:<6} " + "; ".join(canonical(p) for p in plist))
+                print(f"           {prof:<{width}} " + "; ".join(canonical(p) for p in plist))
     if args.what in ("all", "profiles"):
         print("profiles:")
         for p in profiles.PROFILES.values():
-            print(f"  {p.name:<6} {p.processes} processes x ({p.warmups} warm-up + "
+            print(f"  {p.name:<{width}} {p.processes} processes x ({p.warmups} warm-up + "
                   f"{p.values} samples), samples >= {p.min_time_ns / 1e6:g} ms, "
                   f"budget {p.budget_s:g} s per cell")
     return 0

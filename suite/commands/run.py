@@ -37,7 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-r", "--runtime", action="append", metavar="ID",
                    help="runtime id(s), repeatable or comma-separated (default: every "
                         "runtime available to the backend)")
-    p.add_argument("-p", "--profile", default="quick", help="smoke | quick | full")
+    p.add_argument("-p", "--profile", default="quick",
+                   help=" | ".join(profiles.PROFILES) + " (`suite list profiles`)")
     p.add_argument("-w", "--workload", action="append", metavar="NAME",
                    help="only these workloads")
     p.add_argument("-f", "--flavor", action="append", metavar="NAME",

@@ -224,12 +224,18 @@ class Run:
         return res
 
     def check_jit(self, rt: Runtime, facts: dict) -> None:
+        """Fail the runtime when the JIT state the worker measured is not the one the
+        runtimes file promises. `active` False (3.14+: enabled, yet a hot loop never reached
+        JIT code) counts as off; None means it was not measured."""
         jit = facts.get("jit", {})
-        on = bool(jit.get("built")) and jit.get("enabled") is True
+        on = (bool(jit.get("built")) and jit.get("enabled") is True
+              and jit.get("active") is not False)
         if rt.kind in ("cpython", "pypy") and on != rt.jit:
             msg = (f"JIT state mismatch in {rt.id}: the runtimes file expects the JIT "
                    f"{'enabled' if rt.jit else 'disabled'}, the worker measured built="
-                   f"{jit.get('built')} enabled={jit.get('enabled')} ({jit.get('method')})")
+                   f"{jit.get('built')} enabled={jit.get('enabled')}"
+                   + (f" active={jit['active']}" if "active" in jit else "")
+                   + f" ({jit.get('method')})")
             self.failed_runtimes[rt.id] = msg
             raise JitMismatch(msg)
 

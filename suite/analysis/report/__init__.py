@@ -48,7 +48,7 @@ def build(paths: list[Path], out_dir: Path, baseline: str = "cpython-3.12",
     claim_results = claims.evaluate(groups, data)
     out_dir.mkdir(parents=True, exist_ok=True)
     # Stale outputs of an earlier report (only files this function writes).
-    for pattern in ("data/**/*.json", "charts/*.svg"):
+    for pattern in ("data/**/*.json", "data/**/*.json.gz", "charts/*.svg"):
         for f in out_dir.glob(pattern):
             f.unlink()
     for d in docs:
