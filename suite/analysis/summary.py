@@ -3,6 +3,7 @@ the peak memory of the cell's worker processes."""
 
 from __future__ import annotations
 
+from suite.analysis.compare import center as cell_center
 from suite.measure.stats import fmt_ns
 
 
@@ -23,7 +24,7 @@ def cell_text(cell: dict) -> str:
         est = cell.get("skip", {}).get("estimate_call_ns")
         return f"skip (~{fmt_ns(est)})" if est else "skipped"
     st = cell["stats"]
-    center = st.get("center", st["median"])  # documents before 1.2.0 have the median only
+    center = cell_center(cell)
     half = (st["ci95"][1] - st["ci95"][0]) / 2 / center
     warn = "!" if cell.get("warnings") else ""
     peak = (cell.get("memory") or {}).get("peak_rss_bytes")
