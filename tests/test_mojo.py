@@ -654,6 +654,27 @@ def hybrid_case(draw):
     return X.astype(dtype), y.astype(dtype), w0.astype(dtype), b0, lr, epochs
 
 
+def test_hybrid_calls_mojo_once_per_batch(kernels, monkeypatch):
+    # Guards the shared SGD loop (workloads.linreg.sgd): the hybrid's forward pass must be
+    # the extension's, one call per batch and epoch, not NumPy's `xb @ w + b`.
+    rng = np.random.default_rng(0)
+    X, y, w0 = (rng.standard_normal(s) for s in ((4, 8, 3), (4, 8), 3))
+    b0, lr, epochs = 0.0, 0.01, 2
+    real, calls = mk._kernels(), []
+
+    class Counting:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def linreg_forward(self, *args):
+            calls.append(1)
+            return real.linreg_forward(*args)
+
+    monkeypatch.setattr(mk, "_kernels", lambda: Counting())
+    HYBRID(X, y, w0, b0, lr, epochs, threads=1)
+    assert len(calls) == X.shape[0] * epochs
+
+
 @SETTINGS
 @given(case=hybrid_case())
 def test_hybrid_matches_reference(kernels, case):

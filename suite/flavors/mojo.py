@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from suite.workloads import Flavor, Workload
+from suite.workloads import Flavor, Workload, linreg
 
 SOURCES_DIR: Path = Path(__file__).resolve().parents[2] / "mojo"
 MODULE_NAME = "suite_kernels"
@@ -332,20 +332,9 @@ def linreg_hybrid(X, y, w0, b0, lr, epochs, *, threads: int = 1):
     _check_threads(threads)
     _check_batches(X, y)
     forward = _kernels().linreg_forward
-    t = np.dtype(X.dtype).type
-    w, b = np.array(w0, copy=True), t(b0)  # the extension checks its dtype
-    scale, rate, n = t(2.0 / X.shape[1]), t(lr), t(X.shape[0] * X.shape[1])
-    losses = np.empty(epochs, dtype=X.dtype)
-    for e in range(epochs):
-        total = t(0)
-        for xb, yb in zip(X, y):
-            r = _checked(forward, xb, w, b) - yb  # the one call into Mojo per batch
-            total += r @ r
-            g = r * scale
-            w -= rate * (g @ xb)
-            b -= rate * g.sum()
-        losses[e] = total / n
-    return np.concatenate([w, np.array([b], dtype=X.dtype), losses])
+    # The one call into Mojo per batch; the extension checks w's and b's dtypes.
+    return linreg.sgd(X, y, w0, b0, lr, epochs,
+                      forward=lambda xb, w, b: _checked(forward, xb, w, b))
 
 
 def _flavors(make: Callable[[str], Callable], base: str) -> dict[str, Callable]:

@@ -31,6 +31,9 @@ bound plus the float64 reference's own when the dtype is float64.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from suite.workloads.base import Flavor, Inputs, Params, Workload, eps
@@ -57,8 +60,11 @@ def make_inputs(p: Params, rng: np.random.Generator) -> Inputs:
     }
 
 
-def _sgd_numpy(x: np.ndarray, y: np.ndarray, w0: np.ndarray, b0: float, lr: float,
-               epochs: int) -> np.ndarray:
+def sgd(x: np.ndarray, y: np.ndarray, w0: np.ndarray, b0: float, lr: float, epochs: int,
+        forward: Callable[[np.ndarray, np.ndarray, Any], np.ndarray] | None = None
+        ) -> np.ndarray:
+    """The article's SGD loop in NumPy: `[w, b, loss per epoch]`. `forward(xb, w, b)`
+    replaces the forward pass `xb @ w + b` (the `mojo-hybrid` flavor calls Mojo there)."""
     t = w0.dtype.type
     w, b = w0.copy(), t(b0)
     scale, lr_t = t(2.0 / x.shape[1]), t(lr)
@@ -67,7 +73,7 @@ def _sgd_numpy(x: np.ndarray, y: np.ndarray, w0: np.ndarray, b0: float, lr: floa
     for e in range(epochs):
         total = t(0)
         for xb, yb in zip(x, y):
-            r = xb @ w + b - yb
+            r = (xb @ w + b if forward is None else forward(xb, w, b)) - yb
             total += r @ r
             g = r * scale
             w -= lr_t * (g @ xb)
@@ -82,7 +88,7 @@ def _float64(i: Inputs) -> Inputs:
 
 def reference(i: Inputs, p: Params) -> np.ndarray:
     f = _float64(i)
-    return _sgd_numpy(f["x"], f["y"], f["w0"], float(f["b0"][0]), p["lr"], p["epochs"])
+    return sgd(f["x"], f["y"], f["w0"], float(f["b0"][0]), p["lr"], p["epochs"])
 
 
 def _contraction(xt: np.ndarray, step: float) -> float:
@@ -170,7 +176,7 @@ def linreg_pure(x: list, y: list, w0: list, b0: float, lr: float, epochs: int,
 
 
 def linreg_numpy(x, y, w0, b0, lr, epochs, threads: int = 1) -> np.ndarray:
-    return _sgd_numpy(x, y, w0, b0, lr, epochs)
+    return sgd(x, y, w0, b0, lr, epochs)
 
 
 def _lists(i: Inputs, p: Params) -> tuple:
