@@ -77,7 +77,10 @@ def test_two_runs_into_one_results_dir_queue_and_lose_nothing(tmp_path, cache,
         assert p.returncode == 0, err[-3000:]
     paths = sorted(out.rglob("*.json"))
     assert len(paths) == 2
-    docs = sorted((documents.load(p) for p in paths), key=lambda d: d["run"]["started"])
+    # Timestamps have 1 s resolution: a fast run can start and finish within the second
+    # the other starts in, so ties on `started` are broken by `finished`.
+    docs = sorted((documents.load(p) for p in paths),
+                  key=lambda d: (d["run"]["started"], d["run"]["finished"]))
     assert docs[0]["run"]["id"] != docs[1]["run"]["id"]
     assert docs[0]["run"]["finished"] <= docs[1]["run"]["started"], "the runs overlapped"
     for doc in docs:  # both valid (loaded), complete, and no cell lost
