@@ -4,6 +4,7 @@
 #   make bench   [RUNTIMES="cpython-3.12 cpython-3.13"] [PROFILE=smoke|quick|full]
 #                [BACKEND=auto|native|container] [ARCH=amd64|arm64] [ENGINE=podman|docker]
 #                [WORKLOADS="matmul gelu"] [FLAVORS="pure numpy numba"]
+#                [NATIVE="cpython-3.12"]  (BACKEND=container: these on the host, same run)
 #   make test    the test suite (pytest + Hypothesis)
 
 PYTHON   ?= python3
@@ -76,7 +77,7 @@ bench: venv
 	$(PY) -m suite run --backend $$backend --profile $(PROFILE) --out $(RESULTS) \
 	  $(if $(RUNTIMES),--runtime "$(RUNTIMES)") $(if $(ARCH),--arch $(ARCH)) \
 	  $(if $(WORKLOADS),--workload "$(WORKLOADS)") $(if $(FLAVORS),--flavor "$(FLAVORS)") \
-	  $(if $(ENGINE),--engine $(ENGINE))
+	  $(if $(ENGINE),--engine $(ENGINE)) $(if $(NATIVE),--native "$(NATIVE)")
 
 # The tests need the Mojo runtime (pinned toolchain in its venv, extension built): the
 # Mojo property tests run for real, never skipped (SUITE_REQUIRE_MOJO=1). The workflow tests
@@ -146,10 +147,18 @@ images: venv
 # The reference set (published/, docs/reproducing.md): every runtime in one interleaved run
 # at the reference profile's sizes and counts (suite/measure/profiles.py). Then
 # `make publish RESULTS=$(RESULTS) MACHINE_ID=<id> RUN=<its run id>` and `make readme-tables`.
+# cpython-3.12 runs natively (pyenv's build) in the same run: its image needs python.org's
+# tarball, which this machine cannot fetch; the others run in their images.
 REFERENCE_RUNTIMES ?= cpython-3.12 cpython-3.13 cpython-3.13-jit pypy-3.11 mojo-1.2 \
                       cpython-3.13-frameworks
+REFERENCE_NATIVE ?= cpython-3.12
+# Every flavor but torch-compile: it compiles for ~7 s in every worker process (about 20 of
+# the 90 minutes); torch (eager) answers the PyTorch claims, quick and full runs have it.
+REFERENCE_FLAVORS ?= pure numpy numba mojo-naive mojo-simd mojo mojo-hybrid mojo-lib max \
+                     torch jax
 reference:
-	$(MAKE) bench PROFILE=reference RUNTIMES="$(REFERENCE_RUNTIMES)"
+	$(MAKE) bench PROFILE=reference BACKEND=container RUNTIMES="$(REFERENCE_RUNTIMES)" \
+	  NATIVE="$(REFERENCE_NATIVE)" FLAVORS="$(REFERENCE_FLAVORS)"
 
 # make publish RESULTS=<the run's documents or a directory> MACHINE_ID=<id> [RUN=<run id>]
 #              [FORCE=1] [COMMAND="make reference"] [PUBLISHED=published]

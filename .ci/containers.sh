@@ -5,7 +5,7 @@
 #   2. the Debian trixie base images via debootstrap (amd64, and arm64 for the QEMU test);
 #   3. builds cpython-3.13, cpython-3.13-jit, mojo-1.2 and pypy-3.11 in fast mode (no
 #      PGO/LTO; PyPy is Debian's package either way) and runs them on the smoke profile in
-#      one interleaved run;
+#      one interleaved run, with cpython-3.12 on the host's interpreter (--native) beside them;
 #   4. asserts: every document validates, the implementation (CPython, PyPy) and the JIT
 #      state are measured as expected (enabled in the JIT image and in PyPy, disabled in
 #      the plain one), warm-ups are recorded, the image digest and the build mode are
@@ -59,11 +59,11 @@ make base-images ARCH="amd64 arm64"
 step "images (fast mode): $RUNTIMES"
 make images RUNTIMES="$RUNTIMES" BUILD_MODE=fast
 
-step "smoke run, interleaved: $RUNTIMES"
+step "smoke run, interleaved: $RUNTIMES, and cpython-3.12 natively in the same run (--native)"
 rm -rf "$OUT"
 status=0
 $PY -m suite run --backend container --engine podman --profile smoke \
-    --runtime "$RUNTIMES" --out "$OUT" || status=$?
+    --runtime "$RUNTIMES cpython-3.12" --native cpython-3.12 --out "$OUT" || status=$?
 # 1 = some cells failed (recorded in the documents, checked below); worse is fatal.
 [ "$status" -le 1 ] || { echo "containers: the smoke run failed ($status)" >&2; exit 1; }
 
@@ -76,6 +76,15 @@ docs = {}
 for p in sorted(Path(sys.argv[1]).rglob("*.json")):
     d = documents.load(p)  # validates against the schema
     docs[d["runtime"]["id"]] = d
+# --native: cpython-3.12 ran on the host's interpreter in the same run, and says so
+d = docs.get("cpython-3.12")
+if d is None or d["backend"]["kind"] != "native" or d["backend"].get("image"):
+    sys.exit(f"containers: cpython-3.12 (--native): backend {d and d['backend']}")
+if d["run"]["id"] != docs["cpython-3.13"]["run"]["id"] or not all(
+        c["status"] == "ok" for c in d["cells"]):
+    sys.exit("containers: cpython-3.12 (--native): not in the same run, or a cell failed")
+print(f"cpython-3.12 (native) {len(d['cells'])}/{len(d['cells'])} cells ok  "
+      f"{d['backend']['venv']}")
 # runtime: (implementation, JIT expected on (None: not checked), build mode recorded)
 want = {"cpython-3.13": ("CPython", False, "fast"), "cpython-3.13-jit": ("CPython", True, "fast"),
         "mojo-1.2": ("CPython", None, None), "pypy-3.11": ("PyPy", True, None)}

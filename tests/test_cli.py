@@ -107,3 +107,51 @@ def test_image_per_runtime_for_one_interleaved_container_run():
                            (["=x"], ["a"], "RUNTIME=REF")]:
         with pytest.raises(ValueError, match=says):
             given_images(bad, ids)
+
+
+@pytest.mark.parametrize("args,expect", [
+    (["--native", "cpython-3.12"], "--native needs --backend container"),
+    (["--backend", "container", "--native", "cpython-9.9"],
+     "--native cpython-9.9: unknown runtime; known: cpython-3.12"),
+    (["--backend", "container", "-r", "cpython-3.13", "--native", "cpython-3.12"],
+     "--native cpython-3.12: not among the selected runtimes (cpython-3.13)"),
+])
+def test_bad_native_arguments(results_dir, args, expect):
+    out_dir, keep = results_dir
+    proc = suite_cmd("run", "-p", "smoke", *args, "-o", str(out_dir))
+    assert proc.returncode == 2, proc.stderr
+    assert expect in proc.stderr, proc.stderr
+    assert list(out_dir.rglob("*.json")) == [keep]
+
+
+def test_native_runtimes_run_beside_the_container_ones():
+    """--native: a mixed run sends each runtime's set-up and workers to its own backend."""
+    from suite.runtimes.backend import PerRuntime
+
+    class Recorder:
+        def __init__(self, kind: str, has: list[str]) -> None:
+            self.kind, self.has, self.calls = kind, has, []
+
+        def available(self, known):
+            return [r for r in self.has if r in known]
+
+        def prepare(self, rt):
+            self.calls.append(("prepare", rt.id))
+            return {"kind": self.kind}
+
+        def run_worker(self, rt, job, env, timeout):
+            self.calls.append(("run", rt.id))
+            return {"ok": True}
+
+    from suite import runtimes
+
+    known = runtimes.load()
+    container, native = Recorder("container", ["cpython-3.13"]), Recorder("native", [])
+    mixed = PerRuntime(container, native, {"cpython-3.12"})
+    assert mixed.available(known) == ["cpython-3.13", "cpython-3.12"]
+    for rid in ("cpython-3.12", "cpython-3.13"):
+        assert mixed.prepare(known[rid]) == {"kind": "native" if rid == "cpython-3.12"
+                                             else "container"}
+        mixed.run_worker(known[rid], {}, {}, 1.0)
+    assert native.calls == [("prepare", "cpython-3.12"), ("run", "cpython-3.12")]
+    assert container.calls == [("prepare", "cpython-3.13"), ("run", "cpython-3.13")]

@@ -52,6 +52,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "several runtimes (a bare REF is allowed with exactly one runtime)")
     p.add_argument("--python", action="append", default=[], metavar="PATH",
                    help="an extra interpreter to consider (native backend)")
+    p.add_argument("--native", action="append", default=[], metavar="ID",
+                   help="container backend: run these runtimes natively in the same "
+                        "interleaved run (e.g. cpython-3.12 where its image cannot be built); "
+                        "each document records its backend")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--out", type=Path, default=ROOT / "results")
     p.add_argument("--cache", type=Path, default=Path(os.environ.get(
@@ -83,13 +87,27 @@ def given_images(values: list[str], runtime_ids: list[str]) -> dict[str, str]:
 
 
 def make_backend(args: argparse.Namespace):
+    native_ids = split(args.native)
     if args.backend == "container":
         from suite.runtimes.container import ContainerBackend
 
-        return ContainerBackend(args.cache, arch=args.arch, engine=args.engine,
-                                images_given=given_images(args.image, split(args.runtime)))
+        container = ContainerBackend(args.cache, arch=args.arch, engine=args.engine,
+                                     images_given=given_images(args.image, split(args.runtime)))
+        if not native_ids:
+            return container
+        if container.emulated:
+            raise ValueError(f"--native {' '.join(native_ids)}: not with an emulated arch "
+                             f"({container.arch}): one run compares one machine's timings")
+        from suite.runtimes.backend import PerRuntime
+        from suite.runtimes.native import NativeBackend
+
+        return PerRuntime(container, NativeBackend(args.cache, pythons=args.python),
+                          set(native_ids))
     if args.image:
         raise ValueError("--image needs --backend container")
+    if native_ids:
+        raise ValueError("--native needs --backend container (with the native backend "
+                         "every runtime runs natively)")
     if args.arch and documents.arch_name(args.arch) != documents.arch_name(os.uname().machine):
         raise ValueError(f"ARCH={args.arch} needs the container backend (this host is "
                          f"{documents.arch_name(os.uname().machine)})")
@@ -118,6 +136,12 @@ def run_selected(args: argparse.Namespace) -> int:
     for f in wanted_flavors:
         if f not in all_flavors:
             raise ValueError(f"unknown flavor {f!r}; flavors: {', '.join(sorted(all_flavors))}")
+    for rid in split(args.native):
+        if rid not in known:
+            raise ValueError(f"--native {rid}: unknown runtime; known: {', '.join(known)}")
+        if split(args.runtime) and rid not in split(args.runtime):
+            raise ValueError(f"--native {rid}: not among the selected runtimes "
+                             f"({', '.join(split(args.runtime))})")
     try:
         backend = make_backend(args)
     except Unavailable as exc:

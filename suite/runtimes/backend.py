@@ -39,3 +39,28 @@ def worker_env(runtime: Runtime, threads: int) -> dict[str, str]:
         if passthrough in os.environ:
             env.setdefault(passthrough, os.environ[passthrough])
     return env
+
+
+class PerRuntime:
+    """One run over two backends: the runtimes in `native` on `native_backend`, the rest on
+    `other` (the reference set's cpython-3.12, whose source tarball cannot be fetched here,
+    beside the container runtimes). Each document's `backend` record says which one ran it."""
+
+    kind = "mixed"
+
+    def __init__(self, other: Backend, native_backend: Backend, native: set[str]) -> None:
+        self.other, self.native_backend, self.native = other, native_backend, set(native)
+
+    def available(self, known: dict[str, Runtime]) -> list[str]:
+        other = self.other.available(known)  # type: ignore[attr-defined]
+        return other + sorted(self.native - set(other))
+
+    def pick(self, runtime: Runtime) -> Backend:
+        return self.native_backend if runtime.id in self.native else self.other
+
+    def prepare(self, runtime: Runtime) -> dict:
+        return self.pick(runtime).prepare(runtime)
+
+    def run_worker(self, runtime: Runtime, job: dict, env: dict[str, str],
+                   timeout: float) -> dict:
+        return self.pick(runtime).run_worker(runtime, job, env, timeout)
