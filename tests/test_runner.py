@@ -85,6 +85,30 @@ def test_over_budget_cell_is_skipped_with_an_estimate(tmp_path, fake_runtime):
         assert "budget" in cell["skip"]["reason"]
 
 
+def test_a_probe_that_underestimates_is_caught_by_the_calibration(tmp_path, fake_runtime,
+                                                                  monkeypatch):
+    """A kernel can fit the cache at the probe size and not at full size (mojo-simd matmul
+    2048 took 16x its extrapolation): a probed cell whose calibration, at full size, is over
+    the budget is skipped with that measured estimate; an unprobed one is measured anyway."""
+    w = WORKLOADS["matmul"]
+    monkeypatch.setitem(WORKLOADS, "matmul", replace(
+        w, work=lambda p: 1e-9 if p["n"] == 128 else 1.0))  # the probe says ~free
+    tiny = replace(profiles.get("quick"), processes=1, values=1, warmups=0, budget_s=1e-4)
+    r = make_run(tmp_path, fake_runtime, InProcessBackend(), profile=tiny,
+                 workloads=["matmul"], flavors=["pure", "numpy"])
+    r.cells = [c for c in r.cells if c.params["n"] == 128 and c.threads == 1]
+    r.execute()
+    cells = {c["flavor"]: c for c in only_doc(tmp_path)["cells"]
+             if c["params"]["dtype"] == "float64"}
+    pure, numpy = cells["pure"], cells["numpy"]
+    assert pure["status"] == "skipped" and not pure["samples"]
+    assert "calibration" in pure["skip"]["reason"] and "probe_params" not in pure["skip"]
+    assert pure["skip"]["estimate_call_ns"] == pure["calibration"][-1]
+    assert pure["skip"]["estimate_s"] > 1e-4 and pure["check"]["ok"]
+    assert numpy["status"] == "ok" and numpy["samples"]
+    assert any(x["code"] == "over-budget" for x in numpy["warnings"])
+
+
 def test_interrupt_keeps_finished_cells(tmp_path, fake_runtime):
     backend = InProcessBackend(interrupt_after=12)
     r = make_run(tmp_path, fake_runtime, backend, workloads=["matmul", "gelu"])

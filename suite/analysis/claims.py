@@ -372,7 +372,9 @@ def eval_time_claim(c: dict, m: Machine, data: dict) -> Result:
     val = f.median / div
     if f.estimate:
         ci = (val, val)
-        text = f"~{fmt_ns(f.median)} (estimate, extrapolated from a smaller size)"
+        how = ("extrapolated from a smaller size" if "probe_params" in f.cell["skip"]
+               else "from one calibration process at full size")
+        text = f"~{fmt_ns(f.median)} (estimate, {how})"
     else:
         lo_ns, hi_ns = f.cell["stats"]["ci95"]
         ci = (lo_ns / div, hi_ns / div)

@@ -61,13 +61,16 @@ PROFILES = {
     # calibration + 10 measuring processes: ~3000 worker processes. A container worker
     # costs ~1.2 s before its samples (start-up, inputs, set-up; smoke runs on such a
     # machine) and 4 samples of >= 50 ms, so ~75-85 min for the cells that fit.
-    # budget_s = 120: a probed cell (pure, mojo-naive, mojo-simd) whose 1 + 10 x 4 calls
-    # would take longer (over ~3 s per call) is skipped with its estimate: pure-Python
-    # matmul 1024/2048 (~1 min per call on CPython, ~8 s on PyPy), pure conv2d at
-    # 32x3x224x224 (hours per call), naive Mojo matmul 2048. The claims about pure-Python
-    # times use those estimates (claims.json `allow_estimate`).
+    # budget_s = 180: a probed cell (pure, mojo-naive, mojo-simd) whose 10 x 4 calls would
+    # take longer (over ~4.5 s per call) is skipped with its estimate: pure-Python matmul
+    # 1024/2048 (~1 min per call on CPython, ~8 s on PyPy), pure conv2d at 32x3x224x224
+    # (hours per call), naive and SIMD-only Mojo matmul 2048 (~50 s per call: the probe's
+    # extrapolation said ~2 s; the calibration at full size catches that, runner.calibrate).
+    # 180 rather than 120 keeps the article's Mojo SIMD matmul 1024 (~3.5-4.5 s per call,
+    # the headline "3.3x" claim) measured with a CI instead of estimated. The claims about
+    # pure-Python times use those estimates (claims.json `allow_estimate`).
     "reference": Profile("reference", processes=10, warmups=1, values=3,
-                         min_time_ns=50_000_000, max_loops=10_000, budget_s=120.0,
+                         min_time_ns=50_000_000, max_loops=10_000, budget_s=180.0,
                          timeout_s=900, steady_limit_s=10.0),
 }
 

@@ -274,8 +274,18 @@ class Run:
         cell.record["first_call_ns"] = res["first_call_ns"]
         cell.record["calibration"] = res["warmups"]
         cell.record["check"] = res["check"]
-        est = res["warmups"][-1] * cell.loops * p.processes * (p.warmups + p.values) / 1e9
-        if est > p.budget_s:
+        per_call = res["warmups"][-1]
+        est = per_call * cell.loops * p.processes * (p.warmups + p.values) / 1e9
+        if est > p.budget_s and probe is not None:
+            # The probe's extrapolation by work ratio can miss (a kernel that fits the cache
+            # at the probe size and not at full size): the calibration measured the real call.
+            cell.status = "skipped"
+            cell.record["skip"] = {
+                "reason": f"estimated {fmt_s(est)} for the cell exceeds the "
+                          f"{self.profile.name} profile's budget of {p.budget_s:g}s per cell; "
+                          f"from the calibration process's calls at full size",
+                "estimate_s": est, "estimate_call_ns": per_call, "budget_s": p.budget_s}
+        elif est > p.budget_s:
             cell.record.setdefault("warnings_extra", []).append({
                 "code": "over-budget", "value": est, "threshold": p.budget_s,
                 "message": f"estimated {fmt_s(est)} for the cell, over the {p.budget_s:g}s "
