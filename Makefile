@@ -51,7 +51,7 @@ help:
 	@echo "               2 bad input, 3 inconclusive (docs/reproducing.md)"
 	@echo "make clean     remove caches, venvs and work files (keeps $(RESULTS)/)"
 	@echo "make reference the reference run: every runtime of REFERENCE_RUNTIMES interleaved,"
-	@echo "               profile reference (about 90 min on 2 cores)"
+	@echo "               profile reference (about 75 min on 2 cores)"
 	@echo "make publish RESULTS=<run's documents> MACHINE_ID=<id> [RUN=<run id>] [FORCE=1]"
 	@echo "               write published/<id>/: documents (gzipped), report, README"
 	@echo "make readme-tables  rewrite README.md's claims tables from published/"
@@ -153,7 +153,7 @@ REFERENCE_RUNTIMES ?= cpython-3.12 cpython-3.13 cpython-3.13-jit pypy-3.11 mojo-
                       cpython-3.13-frameworks
 REFERENCE_NATIVE ?= cpython-3.12
 # Every flavor but torch-compile: it compiles for ~7 s in every worker process (about 20 of
-# the 90 minutes); torch (eager) answers the PyTorch claims, quick and full runs have it.
+# the budget); torch (eager) answers the PyTorch claims, quick and full runs have it.
 REFERENCE_FLAVORS ?= pure numpy numba mojo-naive mojo-simd mojo mojo-hybrid mojo-lib max \
                      torch jax
 reference:

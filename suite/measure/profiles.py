@@ -48,29 +48,28 @@ PROFILES = {
     "full": Profile("full", processes=20, warmups=1, values=5, min_time_ns=100_000_000,
                     max_loops=100_000, budget_s=900.0, timeout_s=3600, steady_limit_s=60.0),
     # reference: the published set (published/, `make reference`): every runtime interleaved
-    # in one run at the article's sizes, in about 90 minutes on a 2-core machine.
-    # 10 processes x 3 values: the CI half-width is t(9)/sqrt(10) = 0.72 spreads of the
-    # per-process medians (1.05 at quick's 6, 0.47 at full's 20); at the 1-5% spreads of
-    # docs/report.md's simulation that is +-1-4% per cell and about +-1.5-5% on a ratio,
-    # well inside the claims' tolerances (10% same hardware, 25% across hardware), so each
-    # claim gets a verdict rather than "inconclusive"; a planted 10% slowdown at 2% noise is
-    # found in 95% of cells (tests/test_simulation.py's power; 54% at quick, 100% at full).
+    # in one run at the article's sizes, in about 75 minutes on a 2-core machine.
+    # Time is what sizes it: 240 cells that fit (6 runtimes, both thread counts), and a
+    # worker process costs ~2.7 s on such a machine, mostly before its samples (container
+    # start, imports, inputs, Numba/JAX/MAX set-up): 10 processes per cell measured 130 min
+    # there (the ETA of a real run), so 6 processes: ~65 min plus ~8 min of calibration.
+    # 6 processes x 3 values: the CI half-width is t(5)/sqrt(6) = 1.05 spreads of the
+    # per-process medians (0.47 at full's 20); at the 1-5% spreads of docs/report.md's
+    # simulation that is +-1-5% per cell and about +-1.5-7% on a ratio, inside the claims'
+    # tolerances (10% same hardware, 25% across hardware), so each claim gets a verdict;
+    # small differences between runtimes need `full` (the power figures in docs/report.md).
     # 3 values, not 2: a process's median then survives one spiked sample (the median of 2
     # is their mean).
-    # Time: about 280 cells (6 runtimes, both thread counts on 2 cores), each one
-    # calibration + 10 measuring processes: ~3000 worker processes. A container worker
-    # costs ~1.2 s before its samples (start-up, inputs, set-up; smoke runs on such a
-    # machine) and 4 samples of >= 50 ms, so ~75-85 min for the cells that fit.
-    # budget_s = 180: a probed cell (pure, mojo-naive, mojo-simd) whose 10 x 4 calls would
-    # take longer (over ~4.5 s per call) is skipped with its estimate: pure-Python matmul
+    # budget_s = 120: a probed cell (pure, mojo-naive, mojo-simd) whose 6 x 4 calls would
+    # take longer (over 5 s per call) is skipped with its estimate: pure-Python matmul
     # 1024/2048 (~1 min per call on CPython, ~8 s on PyPy), pure conv2d at 32x3x224x224
     # (hours per call), naive and SIMD-only Mojo matmul 2048 (~50 s per call: the probe's
     # extrapolation said ~2 s; the calibration at full size catches that, runner.calibrate).
-    # 180 rather than 120 keeps the article's Mojo SIMD matmul 1024 (~3.5-4.5 s per call,
-    # the headline "3.3x" claim) measured with a CI instead of estimated. The claims about
-    # pure-Python times use those estimates (claims.json `allow_estimate`).
-    "reference": Profile("reference", processes=10, warmups=1, values=3,
-                         min_time_ns=50_000_000, max_loops=10_000, budget_s=180.0,
+    # The article's Mojo SIMD matmul 1024 (~3.5-4.5 s per call, the headline "3.3x" claim)
+    # fits, so it has a CI. The claims about pure-Python and Mojo SIMD 2048 times use the
+    # estimates (claims.json `allow_estimate`).
+    "reference": Profile("reference", processes=6, warmups=1, values=3,
+                         min_time_ns=20_000_000, max_loops=10_000, budget_s=120.0,
                          timeout_s=900, steady_limit_s=10.0),
 }
 
