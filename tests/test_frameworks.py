@@ -297,3 +297,17 @@ def test_report_gives_the_frameworks_their_own_fastest_option_columns():
     rt = SimpleNamespace(info={"kind": "cpython", "jit": {"built": False}})
     assert [model.family(rt, f) for f in FRAMEWORKS] == ["PyTorch", "PyTorch", "JAX"]
     assert {"PyTorch", "JAX"} <= set(model.FAMILIES)
+
+
+def test_every_flavor_has_its_own_option_and_only_pure_is_the_interpreter():
+    """The reference set's README once showed MAX graph times in the "CPython" column: every
+    flavor the suite knows maps to its library's column, only `pure` to the interpreter."""
+    from suite import flavors
+
+    rt = SimpleNamespace(info={"kind": "cpython", "jit": {"built": False}})
+    assert model.family(rt, "max") == "MAX" and "MAX" in model.FAMILIES
+    for name in flavors.ORDER:
+        fam = model.family(rt, name)
+        assert fam in model.FAMILIES, name
+        assert (fam == "CPython") == (name == "pure"), name
+    assert model.family(rt, "unknown-flavor") is None

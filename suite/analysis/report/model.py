@@ -220,18 +220,20 @@ class JitRow:
 
 
 # "Which option is fastest": each single-thread cell belongs to one of these families.
-FAMILIES = ("CPython", "CPython JIT", "PyPy", "Numba", "NumPy", "PyTorch", "JAX", "Mojo")
-FRAMEWORKS = {"torch": "PyTorch", "torch-compile": "PyTorch", "jax": "JAX"}
+FAMILIES = ("CPython", "CPython JIT", "PyPy", "Numba", "NumPy", "PyTorch", "JAX", "Mojo", "MAX")
+LIBRARIES = {"numba": "Numba", "numpy": "NumPy", "torch": "PyTorch", "torch-compile": "PyTorch",
+             "jax": "JAX", "max": "MAX"}
 
 
-def family(rt: RuntimeData, flavor: str) -> str:
-    """The option a user would pick: the flavor, or for `pure` loops the interpreter."""
+def family(rt: RuntimeData, flavor: str) -> str | None:
+    """The option a user would pick: the flavor's library, Mojo for our Mojo kernels, or for
+    `pure` loops the interpreter; None for a flavor the suite does not know (not ranked)."""
     if flavor.startswith("mojo"):
         return "Mojo"
-    if flavor in ("numba", "numpy"):
-        return {"numba": "Numba", "numpy": "NumPy"}[flavor]
-    if flavor in FRAMEWORKS:
-        return FRAMEWORKS[flavor]
+    if flavor in LIBRARIES:
+        return LIBRARIES[flavor]
+    if flavor != "pure":
+        return None
     if rt.info.get("kind") == "pypy":
         return "PyPy"
     jit = rt.info.get("jit") or {}
@@ -270,6 +272,8 @@ def fastest(m: Machine) -> list[Fastest]:
                 continue
             stem = c["id"].split("/")[0]
             fam = family(rt, c["flavor"])
+            if fam is None:
+                continue
             row = out.setdefault(stem, Fastest(stem, {}))
             old = row.best.get(fam)
             if old is None or compare.center(c) < compare.center(old[1]):

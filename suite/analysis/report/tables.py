@@ -91,7 +91,8 @@ def fastest(v: MachineView) -> Table:
         "on CPython without a JIT, CPython JIT = pure Python with the JIT on, PyPy = pure "
         "Python on PyPy, Numba = the same loops under numba.njit, NumPy = the vectorised "
         "flavor (any runtime), PyTorch = torch eager or torch.compile (the faster), JAX = "
-        "jax.jit, Mojo = the best Mojo flavor. Hover for the runtime. Margins "
+        "jax.jit, Mojo = the best Mojo kernel (ours or Modular's library), MAX = a MAX graph. "
+        "Hover for the runtime. Margins "
         "are ratios of times within one machine's results, drawn only within one run unless "
         "--allow-cross-run; with few processes or stability warnings read them as rough.")
     return t
