@@ -51,7 +51,7 @@ help:
 	@echo "               2 bad input, 3 inconclusive (docs/reproducing.md)"
 	@echo "make clean     remove caches, venvs and work files (keeps $(RESULTS)/)"
 	@echo "make reference the reference run: every runtime of REFERENCE_RUNTIMES interleaved,"
-	@echo "               profile reference (about 75 min on 2 cores)"
+	@echo "               profile reference (about 90 min on 2 cores)"
 	@echo "make publish RESULTS=<run's documents> MACHINE_ID=<id> [RUN=<run id>] [FORCE=1]"
 	@echo "               write published/<id>/: documents (gzipped), report, README"
 	@echo "make readme-tables  rewrite README.md's claims tables from published/"

@@ -48,11 +48,11 @@ PROFILES = {
     "full": Profile("full", processes=20, warmups=1, values=5, min_time_ns=100_000_000,
                     max_loops=100_000, budget_s=900.0, timeout_s=3600, steady_limit_s=60.0),
     # reference: the published set (published/, `make reference`): every runtime interleaved
-    # in one run at the article's sizes, in about 75 minutes on a 2-core machine.
+    # in one run at the article's sizes: 91 minutes on a 2-core machine (published/).
     # Time is what sizes it: 240 cells that fit (6 runtimes, both thread counts), and a
     # worker process costs ~2.7 s on such a machine, mostly before its samples (container
     # start, imports, inputs, Numba/JAX/MAX set-up): 10 processes per cell measured 130 min
-    # there (the ETA of a real run), so 6 processes: ~65 min plus ~8 min of calibration.
+    # there (the ETA of a real run), so 6 processes (the run took 91 min with calibration).
     # 6 processes x 3 values: the CI half-width is t(5)/sqrt(6) = 1.05 spreads of the
     # per-process medians (0.47 at full's 20); at the 1-5% spreads of docs/report.md's
     # simulation that is +-1-5% per cell and about +-1.5-7% on a ratio, inside the claims'
