@@ -100,6 +100,23 @@ def test_reproduces_a_smoke_result(matmul_doc):
         assert c["processes"] == old_cells[cid]["processes"]
 
 
+def test_a_cell_skipped_in_the_document_is_not_rerun_and_not_missing(matmul_doc, tmp_path):
+    """The reference set skips cells over its budget: reproducing it must not call them
+    missing (that made `make reproduce` of a published document exit 1, "differs")."""
+    def skip_first(doc):
+        c = doc["cells"][0]
+        for k in ("stats", "gflops"):
+            c.pop(k, None)
+        c.update(status="skipped", samples=[], warmups=[], process_samples=[], processes=0,
+                 skip={"reason": "estimated 3 min for the cell exceeds the budget",
+                       "estimate_s": 180.0, "estimate_call_ns": 4e9})
+    path = tampered(tmp_path, matmul_doc, skip_first)
+    proc = make_reproduce(path)
+    assert "summary:" in proc.stdout, proc.stdout + proc.stderr
+    assert "not rerun: " in proc.stdout and "skipped in the document" in proc.stdout
+    assert "missing in the rerun" not in proc.stdout, proc.stdout
+
+
 def test_different_hardware_is_not_comparable(matmul_doc, tmp_path):
     def other_cpu(doc):
         doc["host"]["cpu_model"] = "Some Other CPU @ 9.9GHz"

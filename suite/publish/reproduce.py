@@ -452,6 +452,9 @@ def reproduce(source: str, out_dir: Path, cache_dir: Path, engine: str | None = 
                      f"{doc['runtime']['jit'].get('enabled')}, rerun enabled="
                      f"{new['runtime']['jit'].get('enabled')}")
     comparison = compare.compare_documents(doc, new, threshold)
+    # A cell the document skipped or failed is listed as not rerun, never as missing.
+    measured = {c["id"] for c in doc["cells"] if c["status"] == "ok"}
+    comparison["only_base"] = [i for i in comparison["only_base"] if i in measured]
     return Outcome(comparison, path, notes, not_rerun)
 
 
