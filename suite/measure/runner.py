@@ -252,14 +252,9 @@ class Run:
             calls = 1 + p.processes * (p.warmups + p.values)
             est = per_call * calls / 1e9
             if est > p.budget_s:
-                cell.status = "skipped"
-                cell.record["skip"] = {
-                    "reason": f"estimated {fmt_s(est)} for the cell exceeds the "
-                              f"{self.profile.name} profile's budget of {p.budget_s:g}s per "
-                              f"cell; extrapolated from {canonical(probe)} by work ratio",
-                    "estimate_s": est, "estimate_call_ns": per_call, "probe_params": probe,
-                    "probe_ns": res["first_call_ns"], "budget_s": p.budget_s}
-                return None
+                return self.skip(cell, est, per_call,
+                                 f"extrapolated from {canonical(probe)} by work ratio",
+                                 probe_params=probe, probe_ns=res["first_call_ns"])
         res = self.call(cell, self.job(cell, "calibrate"))
         ok = res["status"] == "ok"
         self.costs.calibrated(self.key(cell), res["wall_s"], process_cost_s(
@@ -279,18 +274,23 @@ class Run:
         if est > p.budget_s and probe is not None:
             # The probe's extrapolation by work ratio can miss (a kernel that fits the cache
             # at the probe size and not at full size): the calibration measured the real call.
-            cell.status = "skipped"
-            cell.record["skip"] = {
-                "reason": f"estimated {fmt_s(est)} for the cell exceeds the "
-                          f"{self.profile.name} profile's budget of {p.budget_s:g}s per cell; "
-                          f"from the calibration process's calls at full size",
-                "estimate_s": est, "estimate_call_ns": per_call, "budget_s": p.budget_s}
-        elif est > p.budget_s:
+            return self.skip(cell, est, per_call,
+                             "from the calibration process's calls at full size")
+        if est > p.budget_s:
             cell.record.setdefault("warnings_extra", []).append({
                 "code": "over-budget", "value": est, "threshold": p.budget_s,
                 "message": f"estimated {fmt_s(est)} for the cell, over the {p.budget_s:g}s "
                            f"budget; measured anyway (a probe size is not defined)"})
         return None
+
+    def skip(self, cell: Cell, est: float, per_call: float, how: str, **extra) -> None:
+        """Record `cell` as skipped over the budget: `est` seconds for the cell, `per_call` ns."""
+        p = self.profile
+        cell.status = "skipped"
+        cell.record["skip"] = {
+            "reason": f"estimated {fmt_s(est)} for the cell exceeds the {p.name} profile's "
+                      f"budget of {p.budget_s:g}s per cell; {how}",
+            "estimate_s": est, "estimate_call_ns": per_call, **extra, "budget_s": p.budget_s}
 
     def measure(self, cell: Cell) -> None:
         p = self.profile
